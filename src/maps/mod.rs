@@ -1,0 +1,1 @@
+//! Lookup tables behind one trait, opened by `type:name` (STUB: being built).
