@@ -8,7 +8,9 @@
 //! and `inet_protocols` onto these fields.
 //! RFCs: RFC 6840 section 5.7 (AD in queries), RFC 3225 (DO bit), RFC 6891 (EDNS0).
 //! Files: resolv.conf(5) as glibc and FreeBSD read it (`nameserver`, `options
-//! timeout:N attempts:N`, `#` and `;` comments, at most three nameservers).
+//! timeout:N attempts:N`, `#` and `;` comments, at most three nameservers); other
+//! keywords (`search`, `domain`, `sortlist`) and options (`rotate`, `ndots`,
+//! `trust-ad`) are ignored: Postfix's smtp client does no search-list look-ups.
 
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr};
@@ -97,8 +99,8 @@ impl ResolverSettings {
         let mut settings = ResolverSettings::default();
         let mut servers = Vec::new();
         for line in text.lines() {
-            // Both libcs take '#' and ';' as comment starters at the line start;
-            // FreeBSD also cuts them mid-line, which is harmless for glibc files.
+            // glibc and FreeBSD libc take lines starting with '#' or ';' as
+            // comments and end a nameserver address at either character.
             let line = line.split(['#', ';']).next().unwrap_or(""); // ok: split yields at least one item
             let mut words = line.split_whitespace();
             match words.next() {
@@ -137,7 +139,8 @@ impl ResolverSettings {
 }
 
 /// A nameserver address: plain IPv4/IPv6, IPv6 with a `%zone` (glibc; the zone is
-/// dropped, link-local resolvers are not supported), or `[addr]` (FreeBSD).
+/// dropped, link-local resolvers are not supported), or `[addr]` as OpenBSD
+/// writes it (a `:port` after the bracket is ignored: one port for all servers).
 fn parse_nameserver(word: &str) -> Option<IpAddr> {
     let word = word
         .strip_prefix('[')

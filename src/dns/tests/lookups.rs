@@ -221,3 +221,75 @@ fn zero_ttl_answers_are_not_cached() {
         .unwrap_err()
         .is_temporary());
 }
+
+#[test]
+fn servfail_is_temporary() {
+    // A validating dnsmasq with the real root trust anchor (KSK-2017) forwards to
+    // an unsigned dnsmasq: the answer cannot be proven, so it is bogus and the
+    // validator answers SERVFAIL (RFC 4035 section 5.5).
+    let upstream = Dnsmasq::start(&["--host-record=signed.example,192.0.2.1"]);
+    let forward = format!("--server=127.0.0.1#{}", upstream.port);
+    let validator = Dnsmasq::start(&[
+        &forward,
+        "--dnssec",
+        "--trust-anchor=.,20326,8,2,E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D",
+    ]);
+    let err = validator
+        .resolver()
+        .lookup("signed.example", RecordType::A)
+        .unwrap_err();
+    assert!(
+        matches!(err, DnsError::ServFail { ref name, .. } if name == "signed.example"),
+        "{err:?}"
+    );
+    assert_eq!(err.severity(), Severity::Retry);
+}
+
+#[test]
+fn cname_chain_longer_than_limit_fails() {
+    // dnsmasq rejects CNAME loops at start-up, so test the hop limit with a chain
+    // of 11 aliases (Postfix dns_lookup.c gives up after 10).
+    let mut opts: Vec<String> = (0..11)
+        .map(|i| format!("--cname=c{i}.test,c{}.test", i + 1))
+        .collect();
+    opts.push("--host-record=c11.test,192.0.2.1".to_string());
+    let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
+    let dns = Dnsmasq::start(&opts);
+    let mut resolver = dns.resolver();
+    let err = resolver.lookup("c0.test", RecordType::A).unwrap_err();
+    assert!(
+        matches!(err, DnsError::CnameLoop { limit: 10, .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.severity(), Severity::Fail);
+    let ten = resolver.lookup("c1.test", RecordType::A).unwrap();
+    assert_eq!(ten.canonical.to_ascii(), "c11.test.");
+}
+
+#[test]
+fn mx_through_cname() {
+    let dns = Dnsmasq::start(&[
+        "--mx-host=realmx.test,mx.realmx.test,10",
+        "--cname=mxalias.test,realmx.test",
+    ]);
+    let MxAnswer::Hosts { hosts, .. } = dns.resolver().mx("mxalias.test").unwrap() else {
+        panic!("MX hosts expected");
+    };
+    assert_eq!(hosts.len(), 1);
+    assert_eq!(hosts[0].host, "mx.realmx.test");
+}
+
+#[test]
+fn cached_answer_expires_at_its_ttl() {
+    let mut dns = Dnsmasq::start(&["--local-ttl=1", "--host-record=short.test,192.0.2.80"]);
+    let mut resolver = dns.resolver();
+    resolver.addresses("short.test", Family::Ipv4).unwrap();
+    dns.stop();
+    assert!(resolver.addresses("short.test", Family::Ipv4).is_ok());
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let err = resolver.addresses("short.test", Family::Ipv4).unwrap_err();
+    assert!(
+        err.is_temporary(),
+        "expired, and the server is gone: {err:?}"
+    );
+}
