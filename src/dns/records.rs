@@ -27,6 +27,31 @@ pub enum Family {
     All,
 }
 
+impl Family {
+    /// Reads an `inet_protocols` value: `all`, `ipv4`, `ipv6`, or both listed
+    /// (separated by commas or spaces, as Postfix lists). `None` for anything else.
+    pub fn from_inet_protocols(value: &str) -> Option<Family> {
+        let (mut v4, mut v6) = (false, false);
+        for word in value
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|w| !w.is_empty())
+        {
+            match word.to_ascii_lowercase().as_str() {
+                "all" => (v4, v6) = (true, true),
+                "ipv4" => v4 = true,
+                "ipv6" => v6 = true,
+                _ => return None,
+            }
+        }
+        match (v4, v6) {
+            (true, true) => Some(Family::All),
+            (true, false) => Some(Family::Ipv4),
+            (false, true) => Some(Family::Ipv6),
+            (false, false) => None,
+        }
+    }
+}
+
 /// One mail exchanger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MxHost {
@@ -229,6 +254,16 @@ fn shuffle<T>(items: &mut [T]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inet_protocols_values() {
+        assert_eq!(Family::from_inet_protocols("all"), Some(Family::All));
+        assert_eq!(Family::from_inet_protocols("ipv4"), Some(Family::Ipv4));
+        assert_eq!(Family::from_inet_protocols("IPv6"), Some(Family::Ipv6));
+        assert_eq!(Family::from_inet_protocols("ipv4, ipv6"), Some(Family::All));
+        assert_eq!(Family::from_inet_protocols(""), None);
+        assert_eq!(Family::from_inet_protocols("ipv5"), None);
+    }
 
     #[test]
     fn shuffle_keeps_items_and_varies_order() {

@@ -293,3 +293,28 @@ fn cached_answer_expires_at_its_ttl() {
         "expired, and the server is gone: {err:?}"
     );
 }
+
+#[test]
+fn negative_answer_cached_for_the_soa_minimum() {
+    // In authoritative mode dnsmasq puts the zone's SOA (TTL and MINIMUM from
+    // --auth-ttl) in negative answers; RFC 2308 section 5 says to cache them for
+    // that long, not for our fallback.
+    let mut dns = Dnsmasq::start(&[
+        "--auth-server=ns.auth.example,127.0.0.1",
+        "--auth-zone=auth.example",
+        "--auth-ttl=1",
+        "--host-record=mx.auth.example,192.0.2.90",
+    ]);
+    let mut settings = dns.settings();
+    settings.negative_ttl = std::time::Duration::from_secs(300);
+    let mut resolver = crate::dns::Resolver::new(settings);
+    let err = resolver.mx("nx.auth.example").unwrap_err();
+    assert!(matches!(err, DnsError::NxDomain { .. }), "{err:?}");
+    assert_eq!(resolver.mx("mx.auth.example").unwrap(), MxAnswer::NoMx);
+    dns.stop();
+    assert!(resolver.mx("nx.auth.example").unwrap_err().is_not_found());
+    assert_eq!(resolver.mx("mx.auth.example").unwrap(), MxAnswer::NoMx);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert!(resolver.mx("nx.auth.example").unwrap_err().is_temporary());
+    assert!(resolver.mx("mx.auth.example").unwrap_err().is_temporary());
+}
