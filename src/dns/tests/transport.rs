@@ -103,3 +103,10 @@ fn dead_first_server_skipped_for_live_one() {
         .unwrap();
     assert_eq!(lookup.records.len(), 1);
 }
+
+#[test]
+fn resolver_moves_into_a_worker_thread() {
+    // Each smtp worker owns its resolver: it must be Send (no Rc, no RefCell).
+    fn check<T: Send>() {}
+    check::<Resolver>();
+}
