@@ -8,7 +8,10 @@
 mod cli;
 mod config;
 mod log;
+mod mail;
 mod maps;
+mod queue;
+mod smtpd;
 mod util;
 
 use std::process::ExitCode;
