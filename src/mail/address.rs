@@ -16,15 +16,15 @@ use thiserror::Error;
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum AddressError {
     #[error("malformed source route in {0:?}")]
-    BadRoute(String),
+    Route(String),
     #[error("unterminated or malformed quoted local part in {0:?}")]
-    BadQuote(String),
+    Quote(String),
     #[error("bad local part in {0:?}")]
-    BadLocal(String),
+    LocalPart(String),
     #[error("bad domain in {0:?}")]
-    BadDomain(String),
+    Domain(String),
     #[error("bad address literal in {0:?}")]
-    BadLiteral(String),
+    Literal(String),
 }
 
 /// The part after `@`: a host name or an address literal.
@@ -192,7 +192,7 @@ fn strip_source_route(text: &str) -> Result<&str, AddressError> {
     if !text.starts_with('@') {
         return Ok(text);
     }
-    let bad = || AddressError::BadRoute(text.to_string());
+    let bad = || AddressError::Route(text.to_string());
     let (route, rest) = text.split_once(':').ok_or_else(bad)?;
     for hop in route.split(',') {
         let name = hop.strip_prefix('@').ok_or_else(bad)?;
@@ -207,12 +207,12 @@ fn strip_source_route(text: &str) -> Result<&str, AddressError> {
 /// Parses `local@domain` or a bare local part (no source route).
 pub fn parse_mailbox(text: &str) -> Result<Mailbox, AddressError> {
     let (local, domain_text) = if let Some(quoted) = text.strip_prefix('"') {
-        let (local, after) = unquote(quoted).ok_or_else(|| AddressError::BadQuote(text.into()))?;
+        let (local, after) = unquote(quoted).ok_or_else(|| AddressError::Quote(text.into()))?;
         match after {
             "" => (local, None),
             a => match a.strip_prefix('@') {
                 Some(d) => (local, Some(d)),
-                None => return Err(AddressError::BadQuote(text.into())),
+                None => return Err(AddressError::Quote(text.into())),
             },
         }
     } else {
@@ -224,7 +224,7 @@ pub fn parse_mailbox(text: &str) -> Result<Mailbox, AddressError> {
             None => (text, None),
         };
         if !local.split('@').all(is_dot_string) {
-            return Err(AddressError::BadLocal(text.into()));
+            return Err(AddressError::LocalPart(text.into()));
         }
         (local.to_string(), domain)
     };
@@ -233,7 +233,7 @@ pub fn parse_mailbox(text: &str) -> Result<Mailbox, AddressError> {
         Some(d) => Some(parse_domain(d)?),
     };
     if local.is_empty() && domain.is_none() {
-        return Err(AddressError::BadLocal(text.into()));
+        return Err(AddressError::LocalPart(text.into()));
     }
     Ok(Mailbox { local, domain })
 }
@@ -278,7 +278,7 @@ fn is_dot_string(s: &str) -> bool {
 /// valid_hostname: labels 1-63 octets, no leading or trailing hyphen, 255 in all.
 pub fn parse_domain(text: &str) -> Result<Domain, AddressError> {
     if let Some(inner) = text.strip_prefix('[') {
-        let bad = || AddressError::BadLiteral(text.to_string());
+        let bad = || AddressError::Literal(text.to_string());
         let inner = inner.strip_suffix(']').ok_or_else(bad)?;
         let ip = match inner.get(..5) {
             Some(tag) if tag.eq_ignore_ascii_case("IPv6:") => {
@@ -288,7 +288,7 @@ pub fn parse_domain(text: &str) -> Result<Domain, AddressError> {
         };
         return Ok(Domain::Literal(ip));
     }
-    let bad = || AddressError::BadDomain(text.to_string());
+    let bad = || AddressError::Domain(text.to_string());
     if text.is_empty() || text.len() > 255 {
         return Err(bad());
     }

@@ -12,15 +12,15 @@ use thiserror::Error;
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum DsnError {
     #[error("bad enhanced status code {0:?}")]
-    BadStatus(String),
+    Status(String),
     #[error("bad xtext {0:?}")]
-    BadXtext(String),
+    Xtext(String),
     #[error("bad RET value {0:?}")]
-    BadRet(String),
+    Ret(String),
     #[error("bad NOTIFY value {0:?}")]
-    BadNotify(String),
+    Notify(String),
     #[error("bad ORCPT value {0:?}")]
-    BadOrcpt(String),
+    Orcpt(String),
 }
 
 /// An RFC 3463 enhanced status code `class.subject.detail`, e.g. `5.1.1`.
@@ -45,7 +45,7 @@ impl StatusCode {
     /// Parses `2.0.0`-style text. Subject and detail are 1-3 digits without
     /// leading zeros beyond one digit (RFC 3463 section 2).
     pub fn parse(text: &str) -> Result<StatusCode, DsnError> {
-        let bad = || DsnError::BadStatus(text.to_string());
+        let bad = || DsnError::Status(text.to_string());
         let mut parts = text.split('.');
         let (Some(c), Some(s), Some(d), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -143,7 +143,7 @@ impl Ret {
         } else if value.eq_ignore_ascii_case("HDRS") {
             Ok(Ret::Hdrs)
         } else {
-            Err(DsnError::BadRet(value.to_string()))
+            Err(DsnError::Ret(value.to_string()))
         }
     }
 
@@ -169,7 +169,7 @@ impl Notify {
     /// Parses `NEVER` or a comma list of SUCCESS, FAILURE, DELAY; NEVER must stand
     /// alone and no keyword may repeat (RFC 3461 section 4.1).
     pub fn parse(value: &str) -> Result<Notify, DsnError> {
-        let bad = || DsnError::BadNotify(value.to_string());
+        let bad = || DsnError::Notify(value.to_string());
         if value.eq_ignore_ascii_case("NEVER") {
             return Ok(Notify::default());
         }
@@ -227,7 +227,7 @@ pub struct OrigRcpt {
 
 impl OrigRcpt {
     pub fn parse(value: &str) -> Result<OrigRcpt, DsnError> {
-        let bad = || DsnError::BadOrcpt(value.to_string());
+        let bad = || DsnError::Orcpt(value.to_string());
         let (addr_type, encoded) = value.split_once(';').ok_or_else(bad)?;
         let atom_ok = !addr_type.is_empty()
             && addr_type
@@ -253,7 +253,7 @@ impl fmt::Display for OrigRcpt {
 /// Decodes RFC 3461 section 4 xtext: printable US-ASCII except `+` and `=`, with
 /// `+XX` (upper-case hex) standing for any octet. The result must be UTF-8.
 pub fn xtext_decode(text: &str) -> Result<String, DsnError> {
-    let bad = || DsnError::BadXtext(text.to_string());
+    let bad = || DsnError::Xtext(text.to_string());
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -299,7 +299,7 @@ pub fn xtext_encode(text: &str) -> String {
 /// and returns it decoded.
 pub fn parse_envid(value: &str) -> Result<String, DsnError> {
     if value.is_empty() || value.len() > 100 {
-        return Err(DsnError::BadXtext(value.to_string()));
+        return Err(DsnError::Xtext(value.to_string()));
     }
     xtext_decode(value)
 }
