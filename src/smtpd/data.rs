@@ -9,6 +9,7 @@
 //! dot-stuffing), 2.3.8 (no bare CR/LF), 4.5.3.1.10 and RFC 1870 section 6.3
 //! (size limit: read to the end, then 552), RFC 5321 section 6.3 (loop detection).
 
+use super::hops::HopCounter;
 use super::line::BareNewline;
 use super::reply::{self, Reply};
 use std::io::{self, BufRead, Write};
@@ -83,49 +84,6 @@ enum Pos {
     Dot,
     /// Inside a line.
     Mid,
-}
-
-/// Counts `Received:` headers in the header section of the content it is shown.
-#[derive(Debug)]
-struct HopCounter {
-    in_headers: bool,
-    line_start: bool,
-    matched: Option<usize>,
-    hops: u32,
-}
-
-const RECEIVED: &[u8] = b"received:";
-
-impl HopCounter {
-    fn see(&mut self, b: u8) {
-        if !self.in_headers {
-            return;
-        }
-        if self.line_start {
-            self.line_start = false;
-            if b == b'\r' || b == b'\n' {
-                // The empty line that ends the headers (RFC 5322 section 2.1).
-                self.in_headers = false;
-                return;
-            }
-            self.matched = Some(0);
-        }
-        if b == b'\n' {
-            self.line_start = true;
-            return;
-        }
-        self.matched = match self.matched {
-            Some(n) if b.to_ascii_lowercase() == RECEIVED[n] => {
-                if n + 1 == RECEIVED.len() {
-                    self.hops += 1;
-                    None
-                } else {
-                    Some(n + 1)
-                }
-            }
-            _ => None,
-        };
-    }
 }
 
 /// The reader's state across input chunks.
@@ -209,12 +167,7 @@ pub fn read_data<R: BufRead, W: Write>(
         cr: false,
         problem: None,
         size: 0,
-        hops: HopCounter {
-            in_headers: true,
-            line_start: true,
-            matched: None,
-            hops: 0,
-        },
+        hops: HopCounter::new(),
         out: Vec::new(),
     };
     let mut too_big = false;
@@ -246,7 +199,20 @@ pub fn read_data<R: BufRead, W: Write>(
             break;
         }
     }
-    if let Some(problem) = d.problem {
+    finish(sink, limits, d.problem, too_big, d.size, d.hops.hops())
+}
+
+/// The verdict once the whole message was read: a smuggling or NUL problem first,
+/// then size, then hops (the order Postfix's checks fire in).
+pub(super) fn finish<W: Write>(
+    sink: &mut W,
+    limits: &DataLimits,
+    problem: Option<DataError>,
+    too_big: bool,
+    size: u64,
+    hops: u32,
+) -> Result<DataSummary, DataError> {
+    if let Some(problem) = problem {
         return Err(problem);
     }
     if too_big {
@@ -254,17 +220,14 @@ pub fn read_data<R: BufRead, W: Write>(
             limit: limits.message_size_limit,
         });
     }
-    if d.hops.hops > limits.hopcount_limit {
+    if hops > limits.hopcount_limit {
         return Err(DataError::TooManyHops {
-            hops: d.hops.hops,
+            hops,
             limit: limits.hopcount_limit,
         });
     }
     sink.flush().map_err(DataError::Sink)?;
-    Ok(DataSummary {
-        size: d.size,
-        hops: d.hops.hops,
-    })
+    Ok(DataSummary { size, hops })
 }
 
 #[cfg(test)]

@@ -15,11 +15,15 @@
 //!   `CommandError::reply()`
 //! - `data::read_data(&mut BufRead, &mut Write, &DataLimits) -> Result<DataSummary, DataError>`;
 //!   `DataError::reply(reject_code)`
+//! - `bdat::BdatReader::new(DataLimits)`: `read_chunk(&mut BufRead, n, &mut Write)`,
+//!   `is_doomed()`, `finish(&mut Write) -> Result<DataSummary, DataError>`
 //! - `reply::Reply` (`to_wire`, `log_text`, `Reply::queued(&Durable)`) and constants.
 #![allow(dead_code)] // wired in by the daemon (issue 3)
 
+pub mod bdat;
 pub mod command;
 pub mod data;
+pub mod hops;
 pub mod line;
 pub mod params;
 pub mod reply;
