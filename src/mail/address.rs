@@ -289,6 +289,9 @@ pub fn parse_domain(text: &str) -> Result<Domain, AddressError> {
         return Ok(Domain::Literal(ip));
     }
     let bad = || AddressError::Domain(text.to_string());
+    // One trailing dot (the DNS root) is dropped, as Postfix's address rewriting
+    // does; `example.com..` stays an error.
+    let text = text.strip_suffix('.').unwrap_or(text);
     if text.is_empty() || text.len() > 255 {
         return Err(bad());
     }
@@ -410,6 +413,9 @@ mod tests {
         ] {
             assert!(parse_path(s).is_err(), "{s}");
         }
+        assert_eq!(mb("user@Example.COM.").to_string(), "user@Example.COM");
+        assert!(parse_path("user@example.com..").is_err());
+        assert!(parse_path("user@.").is_err());
         let long_label = format!("user@{}.com", "a".repeat(64));
         assert!(parse_path(&long_label).is_err());
     }

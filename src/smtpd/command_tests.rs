@@ -74,11 +74,11 @@ fn simple_verbs_case_insensitive() {
 fn syntax_errors_use_postfix_texts() {
     assert_eq!(
         err_text(parse_default("FOO")),
-        "500 5.5.2 Error: command not recognized"
+        "502 5.5.2 Error: command not recognized"
     );
     assert_eq!(
         err_text(parse_default("EXPN root")),
-        "500 5.5.2 Error: command not recognized"
+        "502 5.5.2 Error: command not recognized"
     );
     assert_eq!(err_text(parse_default("")), "500 5.5.2 Error: bad syntax");
     assert_eq!(err_text(parse_default("HELO")), "501 Syntax: HELO hostname");

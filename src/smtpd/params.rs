@@ -23,6 +23,18 @@ fn words(text: &str) -> impl Iterator<Item = (&str, Option<&str>, &str)> {
         })
 }
 
+/// The RFC 3461 parameters; with DSN turned off Postfix names the reason.
+const DSN_KEYWORDS: [&str; 4] = ["RET", "ENVID", "NOTIFY", "ORCPT"];
+
+/// The reply for a keyword this session does not take.
+fn unknown(key: &str, word: &str, opts: &ParseOptions) -> Reply {
+    if !opts.dsn && DSN_KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+        reply::DSN_DISABLED
+    } else {
+        Reply::unsupported_option(word)
+    }
+}
+
 fn is_keyword(k: &str) -> bool {
     k.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
         && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
@@ -79,7 +91,7 @@ pub fn parse_mail_params(text: &str, opts: &ParseOptions) -> Result<MailParams, 
             ("ENVID", Some(v)) if opts.dsn => {
                 set_once(&mut p.envid, parse_envid(v).ok(), reply::BAD_ENVID)?;
             }
-            _ => return Err(Reply::unsupported_option(word)),
+            _ => return Err(unknown(key, word, opts)),
         }
     }
     Ok(p)
@@ -99,7 +111,7 @@ pub fn parse_rcpt_params(text: &str, opts: &ParseOptions) -> Result<RcptParams, 
             ("ORCPT", Some(v)) if opts.dsn => {
                 set_once(&mut p.orcpt, OrigRcpt::parse(v).ok(), reply::BAD_ORCPT)?;
             }
-            _ => return Err(Reply::unsupported_option(word)),
+            _ => return Err(unknown(key, word, opts)),
         }
     }
     Ok(p)
@@ -185,7 +197,12 @@ mod tests {
         };
         assert!(parse_mail_params("SMTPUTF8", &off).is_err());
         assert!(parse_mail_params("RET=FULL", &off).is_err());
-        assert!(parse_rcpt_params("NOTIFY=NEVER", &off).is_err());
+        assert_eq!(
+            parse_rcpt_params("NOTIFY=NEVER", &off)
+                .unwrap_err()
+                .log_text(),
+            "501 5.7.1 DSN support is disabled"
+        );
         assert!(parse_mail_params("SIZE=1 BODY=7BIT", &off).is_ok());
     }
 

@@ -137,10 +137,16 @@ pub const NO_VALID_RECIPIENTS: Reply = fixed(554, st(5, 5, 1), "Error: no valid 
 pub const TLS_ALREADY_ACTIVE: Reply = fixed(554, st(5, 5, 1), "Error: TLS already active");
 pub const MUST_STARTTLS: Reply = fixed(530, st(5, 7, 0), "Must issue a STARTTLS command first");
 pub const AUTH_NOT_ENABLED: Reply = fixed(503, st(5, 5, 1), "Error: authentication not enabled");
+pub const DATA_AFTER_BDAT: Reply = fixed(503, st(5, 5, 1), "Error: DATA after BDAT");
+pub const MAIL_AFTER_BDAT: Reply = fixed(503, st(5, 5, 1), "Error: MAIL after BDAT");
+pub const RCPT_AFTER_BDAT: Reply = fixed(503, st(5, 5, 1), "Error: RCPT after BDAT");
+pub const TRANSACTION_IN_PROGRESS: Reply =
+    fixed(503, st(5, 5, 1), "Error: MAIL transaction in progress");
 pub const VRFY_DISABLED: Reply = fixed(502, st(5, 5, 1), "VRFY command is disabled");
 
 // Syntax errors (RFC 5321 section 4.2.2, Postfix smtpd.c wording).
-pub const COMMAND_UNRECOGNIZED: Reply = fixed(500, st(5, 5, 2), "Error: command not recognized");
+/// 502, not 500: Postfix's code for an unknown verb.
+pub const COMMAND_UNRECOGNIZED: Reply = fixed(502, st(5, 5, 2), "Error: command not recognized");
 pub const BAD_SYNTAX: Reply = fixed(500, st(5, 5, 2), "Error: bad syntax");
 pub const BAD_UTF8: Reply = fixed(500, st(5, 5, 2), "Error: bad UTF-8 syntax");
 pub const LINE_TOO_LONG: Reply = fixed(500, st(5, 5, 0), "Error: line too long");
@@ -162,6 +168,7 @@ pub const BAD_BODY: Reply = fixed(501, st(5, 5, 4), "Unsupported BODY type");
 pub const BAD_RET: Reply = fixed(501, st(5, 5, 4), "Bad RET parameter syntax");
 pub const BAD_ENVID: Reply = fixed(501, st(5, 5, 4), "Bad ENVID parameter syntax");
 pub const BAD_NOTIFY: Reply = fixed(501, st(5, 5, 4), "Error: Bad NOTIFY parameter syntax");
+pub const DSN_DISABLED: Reply = fixed(501, st(5, 7, 1), "DSN support is disabled");
 pub const BAD_ORCPT: Reply = fixed(501, st(5, 5, 4), "Error: Bad ORCPT parameter syntax");
 
 // Content and resources.
@@ -169,7 +176,14 @@ pub const MESSAGE_TOO_BIG: Reply = fixed(552, st(5, 3, 4), "Message size exceeds
 pub const TOO_MANY_HOPS: Reply = fixed(554, st(5, 4, 0), "Too many hops");
 pub const NUL_IN_DATA: Reply = fixed(550, st(5, 6, 0), "Error: NUL character in message content");
 pub const TOO_MANY_RECIPIENTS: Reply = fixed(452, st(4, 5, 3), "Error: too many recipients");
-pub const QUEUE_WRITE_ERROR: Reply = fixed(451, st(4, 3, 0), "Error: queue file write error");
+pub const QUEUE_WRITE_ERROR: Reply = fixed(451, st(4, 3, 0), "Queue file write error");
+pub const CHUNK_TOO_BIG: Reply = fixed(552, st(5, 3, 4), "Chunk exceeds message size limit");
+pub const NULL_BDAT: Reply = fixed(551, st(5, 7, 1), "Null BDAT request");
+pub const UNICODE_WITHOUT_SMTPUTF8: Reply = fixed(
+    553,
+    st(5, 6, 7),
+    "Must declare SMTPUTF8 to send unicode address",
+);
 
 #[cfg(test)]
 mod tests {
@@ -185,7 +199,7 @@ mod tests {
         );
         assert_eq!(
             COMMAND_UNRECOGNIZED.to_wire(true),
-            "500 5.5.2 Error: command not recognized\r\n"
+            "502 5.5.2 Error: command not recognized\r\n"
         );
         assert_eq!(
             MESSAGE_TOO_BIG.log_text(),
