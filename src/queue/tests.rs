@@ -206,6 +206,7 @@ fn attempts_moves_requeue_and_delete() {
     let reader = Reader::open(dir.path()).unwrap();
     let e = &reader.list_queue(QueueName::Deferred).unwrap()[0];
     assert_eq!(e.recipients[0].state, RcptState::Delivered);
+    assert_eq!(e.recipients[0].last_dsn.as_deref(), Some("2.0.0"));
     assert_eq!(e.recipients[1].state, RcptState::Deferred);
     assert_eq!(e.recipients[1].attempts, 1);
     assert_eq!(e.recipients[1].last_dsn.as_deref(), Some("4.4.1"));
@@ -364,4 +365,58 @@ fn database_is_wal_with_full_sync() {
         .unwrap();
     assert_eq!(mode, "wal");
     assert_eq!(sync, 2, "synchronous=FULL");
+}
+
+/// Environment variable that turns `child_inserts_then_hangs` into the victim of
+/// `kill_dash_nine_after_receipt_loses_nothing`.
+const CHILD_QUEUE_DIR: &str = "POSTERN_TEST_CHILD_QUEUE_DIR";
+
+/// Runs only as a child process of the test below: queues one message, prints
+/// its receipt and waits to be killed.
+#[test]
+fn child_inserts_then_hangs() {
+    let Some(dir) = std::env::var_os(CHILD_QUEUE_DIR) else {
+        return;
+    };
+    let store = Store::open(Path::new(&dir)).unwrap();
+    let h = store.handle();
+    let receipt = h
+        .insert(message(&h, "victim@example.org", &["r@example.net"]))
+        .unwrap();
+    println!("QUEUED {}", receipt.queue_id());
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
+}
+
+#[test]
+fn kill_dash_nine_after_receipt_loses_nothing() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "queue::tests::child_inserts_then_hangs",
+            "--nocapture",
+        ])
+        .env(CHILD_QUEUE_DIR, dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = std::io::BufReader::new(stdout)
+        .lines()
+        .map(|l| l.unwrap())
+        .find(|l| l.starts_with("QUEUED "))
+        .expect("child printed its receipt");
+    // SIGKILL: no destructor, no checkpoint, no clean close of the database.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let id = QueueId::parse(line.trim_start_matches("QUEUED ").trim()).unwrap();
+    let m = Reader::open(dir.path()).unwrap().load(&id).unwrap();
+    assert_eq!(
+        m.expect("acknowledged message survives").entry.sender,
+        "victim@example.org"
+    );
 }

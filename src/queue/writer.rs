@@ -12,7 +12,7 @@
 use super::ids::{IdGenerator, QueueId};
 use super::record::{Attempt, NewMessage, QueueName, RcptState};
 use super::{schema, QueueError};
-use crate::mail::dsn::Outcome;
+use crate::mail::dsn::{Outcome, StatusCode};
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -406,7 +406,7 @@ fn record(conn: &Connection, id: &QueueId, a: &Attempt) -> Result<(), QueueError
                 state.as_str(),
                 a.next_attempt,
                 dsn.map(|d| &d.reason),
-                dsn.map(|d| d.status.to_string()),
+                dsn.map_or(StatusCode::OK, |d| d.status).to_string(),
                 tls.map(|t| &t.level),
                 tls.and_then(|t| t.protocol.as_ref()),
                 tls.and_then(|t| t.cipher.as_ref()),
