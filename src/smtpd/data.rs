@@ -77,11 +77,11 @@ impl DataError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pos {
     /// At the start of a line. `clean`: the previous line ended in a real CRLF
-    /// (or this is the first line), so a dot here is special.
+    /// (or this is the first line), so a `.` line here may end the data.
     Start { clean: bool },
-    /// After a leading dot on a clean line: `.` alone ends the data, otherwise
-    /// the dot is stuffing and is dropped.
-    Dot,
+    /// After a leading dot: the dot is stuffing and is dropped (RFC 5321 section
+    /// 4.5.2); a line of `.` alone ends the data only when `clean`.
+    Dot { clean: bool },
     /// Inside a line.
     Mid,
 }
@@ -116,7 +116,7 @@ impl Decoder<'_> {
         if self.cr {
             self.cr = false;
             if b == b'\n' {
-                if self.pos == Pos::Dot {
+                if self.pos == (Pos::Dot { clean: true }) {
                     return true;
                 }
                 self.emit(b"\r\n");
@@ -142,7 +142,7 @@ impl Decoder<'_> {
                 self.pos = Pos::Start { clean: false };
             }
             (_, 0) => self.flag(DataError::Nul),
-            (Pos::Start { clean: true }, b'.') => self.pos = Pos::Dot,
+            (Pos::Start { clean }, b'.') => self.pos = Pos::Dot { clean },
             (_, _) => {
                 self.emit(&[b]);
                 self.pos = Pos::Mid;

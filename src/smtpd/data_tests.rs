@@ -87,6 +87,14 @@ fn smuggling_vectors_never_end_the_data() {
 }
 
 #[test]
+fn normalize_unstuffs_after_bare_lf_but_only_crlf_dot_crlf_ends() {
+    let input = b"a\n..b\n.\r\nc\r\n.\r\n";
+    let (r, content, _) = run(input, &NORMALIZE);
+    r.unwrap();
+    assert_eq!(content, b"a\r\n.b\r\n\r\nc\r\n");
+}
+
+#[test]
 fn eof_before_end_of_data_is_a_disconnect() {
     let (r, _, _) = run(b"Subject: a\r\n\r\nbody\n.\n", &NORMALIZE);
     assert!(matches!(r, Err(DataError::Disconnected)));
