@@ -18,6 +18,17 @@
 //! - `bdat::BdatReader::new(DataLimits)`: `read_chunk(&mut BufRead, n, &mut Write)`,
 //!   `is_doomed()`, `finish(&mut Write) -> Result<DataSummary, DataError>`
 //! - `reply::Reply` (`to_wire`, `log_text`, `Reply::queued(&Durable)`) and constants.
+//!
+//! Where Postern's defaults differ from Postfix 3.7 (SMTP smuggling defence):
+//! - `smtpd_forbid_bare_newline` behaves as `reject` by default: a bare LF or bare
+//!   CR in a command or in DATA/BDAT content gets `550 5.5.2 Error: bare <LF>
+//!   received` (code from `smtpd_forbid_bare_newline_reject_code`). Postfix 3.9
+//!   defaults to `normalize`; before 3.9 to `no`, which accepts `<LF>.<LF>` as the
+//!   end of data. Postern never does: `no` is read as `normalize`.
+//! - Bare CR is treated like bare LF (Postfix checks only LF).
+//! - NUL in a command or in content is refused (`500 5.5.2 Error: NUL character
+//!   in command`, `550 5.6.0 Error: NUL character in message content`: Postern's
+//!   wording); an over-long command line gets `500 5.5.0 Error: line too long`.
 #![allow(dead_code)] // wired in by the daemon (issue 3)
 
 pub mod bdat;

@@ -114,6 +114,33 @@ impl Reply {
         Reply::new(code, st(5, 5, 2), "Error: bare <CR> received")
     }
 
+    /// `421 4.4.2 host Error: timeout exceeded` (smtpd_timeout).
+    pub fn timeout(myhostname: &str) -> Reply {
+        Reply::new(
+            421,
+            st(4, 4, 2),
+            format!("{myhostname} Error: timeout exceeded"),
+        )
+    }
+
+    /// `421 4.7.0 host Error: too many errors` (smtpd_hard_error_limit).
+    pub fn too_many_errors(myhostname: &str) -> Reply {
+        Reply::new(
+            421,
+            st(4, 7, 0),
+            format!("{myhostname} Error: too many errors"),
+        )
+    }
+
+    /// The EHLO answer: host name, then one keyword per line, no enhanced status
+    /// (RFC 5321 section 4.1.1.1).
+    pub fn ehlo(myhostname: &str, keywords: &[String]) -> Reply {
+        let mut lines = Vec::with_capacity(keywords.len() + 1);
+        lines.push(myhostname.to_string());
+        lines.extend(keywords.iter().cloned());
+        Reply::multi(250, None, &lines)
+    }
+
     /// 555 for an ESMTP parameter the server does not know (RFC 5321 section 4.1.1.11).
     pub fn unsupported_option(param: &str) -> Reply {
         Reply::new(555, st(5, 5, 4), format!("Unsupported option: {param}"))
@@ -222,6 +249,23 @@ mod tests {
         let r = Reply::new(550, st(5, 7, 1), "first\nsecond");
         assert_eq!(r.to_wire(true), "550-5.7.1 first\r\n550 5.7.1 second\r\n");
         assert_eq!(r.log_text(), "550-5.7.1 first 550 5.7.1 second");
+    }
+
+    #[test]
+    fn host_replies_and_ehlo() {
+        assert_eq!(
+            Reply::timeout("mx.example.org").to_wire(true),
+            "421 4.4.2 mx.example.org Error: timeout exceeded\r\n"
+        );
+        assert_eq!(
+            Reply::too_many_errors("mx").log_text(),
+            "421 4.7.0 mx Error: too many errors"
+        );
+        let r = Reply::ehlo("mx", &["PIPELINING".into(), "SIZE 10240000".into()]);
+        assert_eq!(
+            r.to_wire(true),
+            "250-mx\r\n250-PIPELINING\r\n250 SIZE 10240000\r\n"
+        );
     }
 
     #[test]
