@@ -9,7 +9,10 @@ mod cli;
 mod config;
 mod dns;
 mod log;
+mod mail;
 mod maps;
+mod queue;
+mod smtpd;
 mod util;
 
 use std::process::ExitCode;

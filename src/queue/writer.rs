@@ -1,0 +1,430 @@
+//! The queue writer: one thread owns the write connection; sessions send requests
+//! over a channel and get the answer on their own reply channel. All requests
+//! waiting when a transaction starts go into it (group commit), so many sessions
+//! share one fsync. An insert answers with a `Durable` receipt only after COMMIT.
+//!
+//! Mirrors what Postfix's cleanup(8) does when it closes a queue file (fsync, then
+//! rename into incoming/) and postsuper(1)'s queue moves. Reads `queue_directory`
+//! (given by the caller). No RFC; the durability rule is RFC 5321 section 4.1.1.4
+//! ("the receiver MUST NOT accept responsibility for the message ... until it is
+//! safely stored").
+
+use super::ids::{IdGenerator, QueueId};
+use super::record::{Attempt, NewMessage, QueueName, RcptState};
+use super::{schema, QueueError};
+use crate::mail::dsn::{Outcome, StatusCode};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Most requests in one transaction; bounds the latency one commit adds for the
+/// first session in it.
+const MAX_BATCH: usize = 256;
+
+/// Proof that a message is committed to disk. Only the queue writer makes one, so
+/// code that must not acknowledge mail before it is durable (the 250 after DATA)
+/// can demand it by type.
+#[derive(Debug)]
+#[must_use = "a receipt means the message is on disk; acknowledge it"]
+pub struct Durable {
+    queue_id: QueueId,
+}
+
+impl Durable {
+    pub fn queue_id(&self) -> &QueueId {
+        &self.queue_id
+    }
+}
+
+/// Changes to messages already queued.
+#[derive(Debug)]
+enum Update {
+    Record { id: QueueId, attempts: Vec<Attempt> },
+    Move { id: QueueId, to: QueueName },
+    Delete { id: QueueId },
+}
+
+#[derive(Debug)]
+enum Request {
+    Insert {
+        message: Box<NewMessage>,
+        reply: Sender<Result<Durable, QueueError>>,
+    },
+    Update {
+        update: Update,
+        reply: Sender<Result<(), QueueError>>,
+    },
+    Shutdown,
+}
+
+/// A cheap, cloneable handle for sessions and the queue manager.
+#[derive(Debug, Clone)]
+pub struct QueueHandle {
+    tx: Sender<Request>,
+    ids: Arc<IdGenerator>,
+}
+
+impl QueueHandle {
+    /// A fresh queue ID, to be used for one `insert`.
+    pub fn new_id(&self) -> QueueId {
+        self.ids.next_id()
+    }
+
+    /// Queues a message and waits until it is durable.
+    pub fn insert(&self, message: NewMessage) -> Result<Durable, QueueError> {
+        let (reply, answer) = bounded(1);
+        let request = Request::Insert {
+            message: Box::new(message),
+            reply,
+        };
+        self.tx.send(request).map_err(|_| QueueError::WriterGone)?;
+        answer.recv().map_err(|_| QueueError::WriterGone)?
+    }
+
+    /// Records delivery attempts for recipients of `id`.
+    pub fn record(&self, id: &QueueId, attempts: Vec<Attempt>) -> Result<(), QueueError> {
+        self.update(Update::Record {
+            id: id.clone(),
+            attempts,
+        })
+    }
+
+    /// Moves a message to another queue: `Hold` (postsuper -h), `Deferred`
+    /// (release, postsuper -H), `Active`; `Incoming` requeues it (postsuper -r):
+    /// deferred recipients become pending and due at once.
+    pub fn move_to(&self, id: &QueueId, to: QueueName) -> Result<(), QueueError> {
+        self.update(Update::Move { id: id.clone(), to })
+    }
+
+    /// Removes a message and its recipients (postsuper -d, or all recipients done).
+    pub fn delete(&self, id: &QueueId) -> Result<(), QueueError> {
+        self.update(Update::Delete { id: id.clone() })
+    }
+
+    fn update(&self, update: Update) -> Result<(), QueueError> {
+        let (reply, answer) = bounded(1);
+        self.tx
+            .send(Request::Update { update, reply })
+            .map_err(|_| QueueError::WriterGone)?;
+        answer.recv().map_err(|_| QueueError::WriterGone)?
+    }
+}
+
+/// The open queue: owns the writer thread. Dropping it stops the writer after the
+/// transaction in progress; later requests fail with `WriterGone`.
+#[derive(Debug)]
+pub struct Store {
+    handle: QueueHandle,
+    thread: Option<JoinHandle<()>>,
+    directory: PathBuf,
+    /// Transactions committed so far (for the benchmark and the group-commit test).
+    commits: Arc<AtomicU64>,
+}
+
+impl Store {
+    /// Opens or creates `queue.db` in `queue_directory` and starts the writer.
+    /// The connection is opened here, so an unwritable queue is reported to the
+    /// caller at once.
+    pub fn open(queue_directory: &Path) -> Result<Store, QueueError> {
+        let conn = schema::open_writer(queue_directory)?;
+        let newest = super::query::newest_id(&conn)?;
+        let ids = Arc::new(IdGenerator::starting_after(newest.as_ref()));
+        let (tx, rx) = unbounded();
+        let commits = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&commits);
+        let thread = std::thread::Builder::new()
+            .name("queue-writer".into())
+            .spawn(move || run(conn, rx, &counter))
+            .map_err(QueueError::Spawn)?;
+        Ok(Store {
+            handle: QueueHandle { tx, ids },
+            thread: Some(thread),
+            directory: queue_directory.to_path_buf(),
+            commits,
+        })
+    }
+
+    pub fn handle(&self) -> QueueHandle {
+        self.handle.clone()
+    }
+
+    pub fn directory(&self) -> &Path {
+        &self.directory
+    }
+
+    /// How many transactions the writer has committed since `open`.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.handle.tx.send(Request::Shutdown);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The writer loop: wait for one request, take every other one already waiting,
+/// apply them in one transaction.
+fn run(mut conn: Connection, rx: Receiver<Request>, commits: &AtomicU64) {
+    loop {
+        let first = match rx.recv() {
+            Ok(Request::Shutdown) | Err(_) => return,
+            Ok(r) => r,
+        };
+        let mut batch = vec![first];
+        let mut stop = false;
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(Request::Shutdown) => {
+                    stop = true;
+                    break;
+                }
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        if commit_batch(&mut conn, batch) {
+            commits.fetch_add(1, Ordering::Relaxed);
+        }
+        if stop {
+            return;
+        }
+    }
+}
+
+/// Applies each request under its own savepoint (one bad request does not sink
+/// the others), commits once, then answers. Nobody hears success before COMMIT.
+/// Returns whether a transaction was committed.
+fn commit_batch(conn: &mut Connection, batch: Vec<Request>) -> bool {
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            fail_all(batch, Arc::new(e));
+            return false;
+        }
+    };
+    let mut applied = Vec::with_capacity(batch.len());
+    for request in batch {
+        match apply_in_savepoint(&mut tx, &request) {
+            Ok(()) => applied.push(request),
+            Err(e) => answer_err(request, e),
+        }
+    }
+    match tx.commit() {
+        Ok(()) => {
+            log::debug!("queue: committed {} requests", applied.len());
+            applied.into_iter().for_each(answer_ok);
+            true
+        }
+        Err(e) => {
+            fail_all(applied, Arc::new(e));
+            false
+        }
+    }
+}
+
+fn apply_in_savepoint(tx: &mut Transaction<'_>, request: &Request) -> Result<(), QueueError> {
+    let sp = tx.savepoint().map_err(|source| QueueError::Commit {
+        source: Arc::new(source),
+    })?;
+    match request {
+        Request::Insert { message, .. } => insert(&sp, message)?,
+        Request::Update { update, .. } => apply_update(&sp, update)?,
+        Request::Shutdown => {}
+    }
+    sp.commit().map_err(|source| QueueError::Commit {
+        source: Arc::new(source),
+    })
+}
+
+fn answer_ok(request: Request) {
+    // A session that gave up waiting has dropped its receiver; nothing to tell.
+    match request {
+        Request::Insert { message, reply } => {
+            let _ = reply.send(Ok(Durable {
+                queue_id: message.queue_id,
+            }));
+        }
+        Request::Update { reply, .. } => {
+            let _ = reply.send(Ok(()));
+        }
+        Request::Shutdown => {}
+    }
+}
+
+fn answer_err(request: Request, error: QueueError) {
+    match request {
+        Request::Insert { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Request::Update { reply, .. } => {
+            let _ = reply.send(Err(error));
+        }
+        Request::Shutdown => {}
+    }
+}
+
+fn fail_all(batch: Vec<Request>, source: Arc<rusqlite::Error>) {
+    log::warn!("queue: transaction failed: {source}");
+    for request in batch {
+        answer_err(
+            request,
+            QueueError::Commit {
+                source: Arc::clone(&source),
+            },
+        );
+    }
+}
+
+fn insert(conn: &Connection, m: &NewMessage) -> Result<(), QueueError> {
+    let write = |source| QueueError::Write {
+        queue_id: m.queue_id.clone(),
+        source,
+    };
+    let tls = m.tls.as_ref();
+    conn.execute(
+        "INSERT INTO messages (queue_id, queue_name, arrival, sender, size, client_name,
+             client_addr, helo, protocol, tls_protocol, tls_cipher, tls_bits, tls_alg_bits,
+             tls_ccert_subject, tls_ccert_issuer, tls_ccert_fingerprint, tls_ccert_verified,
+             dsn_envid, dsn_ret, body_type, smtputf8, content)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+             ?18, ?19, ?20, ?21, ?22)",
+        params![
+            m.queue_id.as_str(),
+            m.queue.as_str(),
+            m.arrival,
+            m.sender,
+            m.content.len() as i64,
+            m.client_name,
+            m.client_addr,
+            m.helo,
+            m.protocol,
+            tls.map(|t| &t.protocol),
+            tls.map(|t| &t.cipher),
+            tls.map(|t| t.bits),
+            tls.map(|t| t.alg_bits),
+            tls.and_then(|t| t.ccert_subject.as_ref()),
+            tls.and_then(|t| t.ccert_issuer.as_ref()),
+            tls.and_then(|t| t.ccert_fingerprint.as_ref()),
+            tls.map(|t| t.ccert_verified),
+            m.envid,
+            m.ret.map(|r| r.as_str()),
+            m.body.map(|b| b.as_str()),
+            m.smtputf8,
+            m.content,
+        ],
+    )
+    .map_err(write)?;
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO recipients (queue_id, rcpt_index, address, orig_rcpt, dsn_notify,
+                 dsn_orcpt) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .map_err(write)?;
+    for (index, r) in m.recipients.iter().enumerate() {
+        stmt.execute(params![
+            m.queue_id.as_str(),
+            index as i64,
+            r.address,
+            r.orig_rcpt,
+            r.notify.map(|n| n.to_string()),
+            r.orcpt.as_ref().map(|o| o.to_string()),
+        ])
+        .map_err(write)?;
+    }
+    Ok(())
+}
+
+fn apply_update(conn: &Connection, update: &Update) -> Result<(), QueueError> {
+    match update {
+        Update::Record { id, attempts } => attempts
+            .iter()
+            .try_for_each(|attempt| record(conn, id, attempt)),
+        Update::Move { id, to } => {
+            let write = |source| QueueError::Write {
+                queue_id: id.clone(),
+                source,
+            };
+            let n = conn
+                .execute(
+                    "UPDATE messages SET queue_name = ?1 WHERE queue_id = ?2",
+                    params![to.as_str(), id.as_str()],
+                )
+                .map_err(write)?;
+            if n == 0 {
+                return Err(QueueError::UnknownMessage(id.clone()));
+            }
+            if *to == QueueName::Incoming {
+                conn.execute(
+                    "UPDATE recipients SET state = 'pending', next_attempt = NULL
+                     WHERE queue_id = ?1 AND state = 'deferred'",
+                    params![id.as_str()],
+                )
+                .map_err(write)?;
+            }
+            Ok(())
+        }
+        Update::Delete { id } => {
+            let n = conn
+                .execute(
+                    "DELETE FROM messages WHERE queue_id = ?1",
+                    params![id.as_str()],
+                )
+                .map_err(|source| QueueError::Write {
+                    queue_id: id.clone(),
+                    source,
+                })?;
+            if n == 0 {
+                return Err(QueueError::UnknownMessage(id.clone()));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn record(conn: &Connection, id: &QueueId, a: &Attempt) -> Result<(), QueueError> {
+    let (state, dsn) = match &a.outcome {
+        Outcome::Delivered => (RcptState::Delivered, None),
+        Outcome::Deferred(d) => (RcptState::Deferred, Some(d)),
+        Outcome::Bounced(d) => (RcptState::Bounced, Some(d)),
+    };
+    let tls = a.tls.as_ref();
+    let n = conn
+        .execute(
+            "UPDATE recipients SET state = ?1, attempts = attempts + 1, next_attempt = ?2,
+                 last_reason = ?3, last_dsn = ?4, tls_level = ?5, tls_protocol = ?6,
+                 tls_cipher = ?7, tls_peer_name = ?8, tls_peer_fingerprint = ?9
+             WHERE queue_id = ?10 AND rcpt_index = ?11",
+            params![
+                state.as_str(),
+                a.next_attempt,
+                dsn.map(|d| &d.reason),
+                dsn.map_or(StatusCode::OK, |d| d.status).to_string(),
+                tls.map(|t| &t.level),
+                tls.and_then(|t| t.protocol.as_ref()),
+                tls.and_then(|t| t.cipher.as_ref()),
+                tls.and_then(|t| t.peer_name.as_ref()),
+                tls.and_then(|t| t.peer_fingerprint.as_ref()),
+                id.as_str(),
+                a.rcpt_index,
+            ],
+        )
+        .map_err(|source| QueueError::Write {
+            queue_id: id.clone(),
+            source,
+        })?;
+    if n == 0 {
+        return Err(QueueError::UnknownRecipient {
+            queue_id: id.clone(),
+            index: a.rcpt_index,
+        });
+    }
+    Ok(())
+}
