@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod log;
 mod maps;
+mod tls;
 mod util;
 
 use std::process::ExitCode;
