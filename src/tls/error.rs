@@ -90,9 +90,6 @@ pub enum NotVerified {
     /// No match= fingerprint equals the certificate or public-key digest.
     #[error("fingerprint {cert} (public key {pkey}) matches none of the configured digests")]
     FingerprintMismatch { cert: String, pkey: String },
-    /// The level needs DANE TLSA records, which Postern does not look up yet.
-    #[error("DANE verification is not available")]
-    DaneUnavailable,
 }
 
 /// The error of a TLS session set-up or use.

@@ -390,3 +390,67 @@ fn chain_file_with_key_leaf_and_ca() {
     s.unwrap();
     assert!(c.unwrap().facts.trusted);
 }
+
+#[test]
+fn resumed_session_is_still_verified_at_secure() {
+    let pki = Pki::new();
+    let server = ServerContext::new(&server_settings(&pki), "smtp").unwrap();
+    let client = ClientContext::new(&client_settings(&pki)).unwrap();
+    let policy = ClientPolicy::level(TlsLevel::Secure);
+    let target = peer("example.com", "mx.example.com", 25);
+    let (a1, h1) = serve_once(&server);
+    let first = client_once(&client, a1, &policy, &target).unwrap();
+    h1.join().unwrap().unwrap();
+    let (a2, h2) = serve_once(&server);
+    let second = client_once(&client, a2, &policy, &target).unwrap();
+    h2.join().unwrap().unwrap();
+    assert!(first.verified.is_some() && !first.facts.resumed);
+    assert!(second.facts.resumed);
+    assert!(
+        second.verified.is_some(),
+        "a resumed session keeps the peer certificate"
+    );
+    // Another level is another cache entry: no resumption across policies.
+    let (a3, h3) = serve_once(&server);
+    let third = client_once(
+        &client,
+        a3,
+        &ClientPolicy::level(TlsLevel::Encrypt),
+        &target,
+    )
+    .unwrap();
+    h3.join().unwrap().unwrap();
+    assert!(!third.facts.resumed);
+}
+
+#[test]
+fn silent_server_times_out() {
+    let pki = Pki::new();
+    let client = ClientContext::new(&client_settings(&pki)).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let holder = thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        thread::sleep(Duration::from_secs(3));
+        drop(tcp);
+    });
+    let tcp = TcpStream::connect(addr).unwrap();
+    let target = peer("example.com", "mx.example.com", addr.port());
+    let started = std::time::Instant::now();
+    let result = stream::connect(
+        &client,
+        tcp,
+        &ClientPolicy::level(TlsLevel::Encrypt),
+        &target,
+        Duration::from_millis(500),
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    match result {
+        Err(TlsError::Io { source, peer }) => {
+            assert_eq!(source.kind(), std::io::ErrorKind::TimedOut);
+            assert_eq!(peer, format!("mx.example.com[127.0.0.1]:{}", addr.port()));
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    holder.join().unwrap();
+}
