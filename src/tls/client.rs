@@ -367,6 +367,13 @@ impl ClientContext {
         if let Some(extra) = &policy.exclude {
             exclusions.push(extra.as_str());
         }
+        // As Postfix smtp_proto.c: "If we're authenticating suppress
+        // anonymous ciphersuites, otherwise at least encrypt".
+        exclusions.push(if policy.level.must_match() {
+            "aNULL"
+        } else {
+            "eNULL"
+        });
         let range = options::parse_protocols(proto_param, proto_value)?;
         let list = options::cipher_list(
             &s.tls,

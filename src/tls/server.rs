@@ -54,7 +54,8 @@ pub struct ServerSettings {
     pub smtpd_tls_CApath: String,
     /// Ask the client for a certificate without requiring one.
     pub smtpd_tls_ask_ccert: bool,
-    /// Require a client certificate (the handshake fails without one).
+    /// Require a client certificate (the handshake fails without one); only
+    /// in effect at `encrypt`, as in Postfix.
     pub smtpd_tls_req_ccert: bool,
     /// Maximal client-certificate chain depth.
     pub smtpd_tls_ccert_verifydepth: u32,
@@ -123,6 +124,7 @@ pub struct ServerContext {
     ctx: SslContext,
     digest: FingerprintDigest,
     ask_ccert: bool,
+    require_ccert: bool,
 }
 
 impl std::fmt::Debug for ServerContext {
@@ -158,7 +160,12 @@ impl ServerContext {
             },
         )?;
         let mandatory = s.smtpd_tls_security_level.uses_mandatory_settings();
-        apply_protocols_and_ciphers(&mut b, s, mandatory)?;
+        // As Postfix smtpd.c: a client certificate can only be required when
+        // TLS itself is ("Can't require client certs unless TLS is required");
+        // requiring implies asking.
+        let require = s.smtpd_tls_req_ccert && s.smtpd_tls_security_level.must_encrypt();
+        let ask = s.smtpd_tls_ask_ccert || require;
+        apply_protocols_and_ciphers(&mut b, s, mandatory, ask)?;
         let mut opts = SslOptions::ALL | options::parse_ssl_options(&s.tls.tls_ssl_options)?;
         if s.tls.tls_preempt_cipherlist {
             opts |= SslOptions::CIPHER_SERVER_PREFERENCE;
@@ -173,10 +180,9 @@ impl ServerContext {
         }
         b.set_options(opts);
 
-        let ask = s.smtpd_tls_ask_ccert || s.smtpd_tls_req_ccert;
         if ask {
             let mut mode = SslVerifyMode::PEER | SslVerifyMode::CLIENT_ONCE;
-            if s.smtpd_tls_req_ccert {
+            if require {
                 mode |= SslVerifyMode::FAIL_IF_NO_PEER_CERT;
             }
             // Ask without requiring trust: the handshake goes on with an
@@ -222,6 +228,7 @@ impl ServerContext {
             ctx: b.build(),
             digest,
             ask_ccert: ask,
+            require_ccert: require,
         })
     }
 
@@ -238,6 +245,14 @@ impl ServerContext {
     /// Whether client certificates are requested (for the Received clause).
     pub fn asks_client_certificate(&self) -> bool {
         self.ask_ccert
+    }
+
+    /// Whether a client certificate is required (`smtpd_tls_req_ccert` at
+    /// level `encrypt`). The handshake already fails without one; smtpd must
+    /// still refuse an untrusted one, as Postfix smtpd does with "421 4.7.1
+    /// ... Client certificate not trusted" (not done here: it is a reply).
+    pub fn requires_client_certificate(&self) -> bool {
+        self.require_ccert
     }
 }
 
@@ -291,6 +306,7 @@ fn apply_protocols_and_ciphers(
     b: &mut SslContextBuilder,
     s: &ServerSettings,
     mandatory: bool,
+    ask_ccert: bool,
 ) -> Result<(), ConfigError> {
     let (proto_param, proto_value) = if mandatory {
         (
@@ -321,6 +337,11 @@ fn apply_protocols_and_ciphers(
     let mut exclusions = vec![s.smtpd_tls_exclude_ciphers.as_str()];
     if mandatory {
         exclusions.push(s.smtpd_tls_mandatory_exclude_ciphers.as_str());
+    }
+    if ask_ccert {
+        // A client cannot send a certificate over an anonymous cipher, so
+        // Postfix drops them when it asks (smtpd.c, tlsproxy.c).
+        exclusions.push("aNULL");
     }
     let list = options::cipher_list(
         &s.tls,

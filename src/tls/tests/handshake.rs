@@ -180,7 +180,21 @@ fn required_client_certificate_missing_fails_handshake() {
     let pki = Pki::new();
     let mut ss = server_settings(&pki);
     ss.smtpd_tls_req_ccert = true;
+    // Below `encrypt` Postfix ignores it (tlsproxy.c: ask_client_cert =
+    // ask_ccert || (enforce_tls && req_ccert)): the handshake succeeds.
+    let asking = ServerContext::new(&ss, "smtp").unwrap();
+    assert!(!asking.asks_client_certificate() && !asking.requires_client_certificate());
+    let client = ClientContext::new(&client_settings(&pki)).unwrap();
+    let (addr, handle) = serve_once(&asking);
+    assert!(client_once_lenient(
+        &client,
+        addr,
+        &peer("example.com", "mx.example.com", addr.port())
+    ));
+    assert!(!handle.join().unwrap().unwrap().peer_cert_present);
+    ss.smtpd_tls_security_level = TlsLevel::Encrypt;
     let server = ServerContext::new(&ss, "smtp").unwrap();
+    assert!(server.requires_client_certificate());
     let client = ClientContext::new(&client_settings(&pki)).unwrap();
     let (addr, handle) = serve_once(&server);
     let target = peer("example.com", "mx.example.com", addr.port());
