@@ -110,12 +110,18 @@ pub fn log_summary(facts: &TlsFacts, usage: Usage, peer: &str) -> String {
 }
 
 /// The peer-certificate line Postfix logs when `*_tls_loglevel` is 2 or more
-/// (or the `peercert` log feature is on); at loglevel 1 Postfix 3.7 logs only the
-/// summary line. `None` without a peer certificate.
+/// (`TLS_LOG_VERBOSE`, or the `peercert` feature); at loglevel 1 Postfix 3.x logs
+/// only the summary line (tls_misc.c `tls_log_table`: "1" is `TLS_LOG_SUMMARY`).
+/// `None` without a peer certificate.
 pub fn peer_certificate_line(facts: &TlsFacts, peer: &str) -> Option<String> {
+    // tls_server.c writes "issuer=", tls_client.c "issuer_CN=".
+    let issuer_key = match facts.role {
+        Some(Role::Client) => "issuer_CN",
+        _ => "issuer",
+    };
     facts.peer_cert_present.then(|| {
         format!(
-            "{}: subject_CN={}, issuer={}, fingerprint={}, pkey_fingerprint={}",
+            "{}: subject_CN={}, {issuer_key}={}, fingerprint={}, pkey_fingerprint={}",
             peer.to_ascii_lowercase(),
             facts.peer_cn,
             facts.issuer_cn,
@@ -336,5 +342,9 @@ mod tests {
             "host[1.2.3.4]: subject_CN=client.example.com, issuer=Test CA, \
              fingerprint=AA:BB, pkey_fingerprint=CC:DD"
         );
+        f.role = Some(Role::Client);
+        assert!(peer_certificate_line(&f, "h[a]:25")
+            .unwrap()
+            .starts_with("h[a]:25: subject_CN=client.example.com, issuer_CN=Test CA, "));
     }
 }
