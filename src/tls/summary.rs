@@ -4,8 +4,8 @@
 //! Sources: Postfix `tls_misc.c` `tls_log_summary` ("%s TLS connection %s %s
 //! %s%s%s: %s with cipher %s (%d/%d bits)" followed by the key-exchange and
 //! signature details), `tls_server.c` `tls_server_post_accept` (the
-//! "subject_CN=..., issuer=..., fingerprint=..., pkey_fingerprint=..." line),
-//! and `smtpd.c` (Received: "(using %s with cipher %s (%d/%d bits)", the TLS 1.3
+//! "subject_CN=..., issuer=..., fingerprint=..., pkey_fingerprint=..." line;
+//! `tls_client.c` says "issuer_CN=" there), and `smtpd.c` (Received: "(using %s with cipher %s (%d/%d bits)", the TLS 1.3
 //! details on a folded line starting "\t key-exchange", then "(Client CN \"%s\",
 //! Issuer \"%s\" (verified OK))", "(not verified)", "(Client did not present a
 //! certificate)" or "(No client certificate requested)"). Parameters behind the
