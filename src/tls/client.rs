@@ -343,6 +343,86 @@ impl ClientContext {
         peer: &ServerPeer,
     ) -> Result<PreparedClient, ConfigError> {
         let s = &*self.settings;
+        let r = Resolved::new(s, policy);
+        let range = options::parse_protocols(r.proto_param, r.proto_value)?;
+        let list = options::cipher_list(
+            &s.tls,
+            r.grade_param,
+            r.grade,
+            "smtp_tls_exclude_ciphers",
+            &r.exclusions,
+        )?;
+
+        let mut ssl = Ssl::new(&self.ctx).map_err(ConfigError::Library)?;
+        let rejected = |param: &'static str, value: &str| {
+            let value = value.to_string();
+            move |source| ConfigError::Rejected {
+                param,
+                value,
+                source,
+            }
+        };
+        ssl.set_min_proto_version(range.min)
+            .map_err(rejected(r.proto_param, r.proto_value))?;
+        ssl.set_max_proto_version(range.max)
+            .map_err(rejected(r.proto_param, r.proto_value))?;
+        if !range.holes.is_empty() {
+            ffi::set_ssl_options(&mut ssl, range.holes);
+        }
+        ssl.set_cipher_list(&list)
+            .map_err(rejected(r.grade_param, &list))?;
+
+        let sni = sni_name(s, policy, peer);
+        if let Some(name) = sni.filter(|n| !n.is_empty()) {
+            ssl.set_hostname(name)
+                .map_err(rejected("smtp_tls_servername", name))?;
+        }
+
+        let matches = match_list(s, policy);
+
+        // Postfix's serverid: the server plus every setting that changes what
+        // a session is good for, so a session is only resumed under the same
+        // policy.
+        let key = format!(
+            "{}[{}]:{}&l={}&p={}&c={}&x={}&sni={}",
+            peer.hostname,
+            peer.addr,
+            peer.port,
+            policy.level,
+            r.proto_value,
+            r.grade,
+            r.exclusions.join(","),
+            sni.unwrap_or("")
+        );
+        if let Some(session) = self.cache.fetch(&key) {
+            // SAFETY: every cached session was produced by this very context
+            // (the new-session callback above), as SSL_set_session requires.
+            unsafe {
+                ssl.set_session(&session)
+                    .map_err(rejected("smtp_tls_session_cache_timeout", "cached session"))?;
+            }
+        }
+        ssl.set_ex_data(self.cache_key, key);
+        Ok(PreparedClient {
+            ssl,
+            level: policy.level,
+            matches,
+        })
+    }
+}
+
+/// The protocol and cipher settings of one attempt: the policy's attributes
+/// where given, else main.cf's, mandatory from `encrypt` up (smtp_tls_policy.c).
+struct Resolved<'a> {
+    proto_param: &'static str,
+    proto_value: &'a str,
+    grade_param: &'static str,
+    grade: &'a str,
+    exclusions: Vec<&'a str>,
+}
+
+impl<'a> Resolved<'a> {
+    fn new(s: &'a ClientSettings, policy: &'a ClientPolicy) -> Resolved<'a> {
         let mandatory = policy.level.uses_mandatory_settings();
         let (proto_param, proto_value) = match &policy.protocols {
             Some(p) => ("smtp_tls_policy_maps protocols", p.as_str()),
@@ -374,88 +454,46 @@ impl ClientContext {
         } else {
             "eNULL"
         });
-        let range = options::parse_protocols(proto_param, proto_value)?;
-        let list = options::cipher_list(
-            &s.tls,
+        Resolved {
+            proto_param,
+            proto_value,
             grade_param,
             grade,
-            "smtp_tls_exclude_ciphers",
-            &exclusions,
-        )?;
-
-        let mut ssl = Ssl::new(&self.ctx).map_err(ConfigError::Library)?;
-        let rejected = |param: &'static str, value: &str| {
-            let value = value.to_string();
-            move |source| ConfigError::Rejected {
-                param,
-                value,
-                source,
-            }
-        };
-        ssl.set_min_proto_version(range.min)
-            .map_err(rejected(proto_param, proto_value))?;
-        ssl.set_max_proto_version(range.max)
-            .map_err(rejected(proto_param, proto_value))?;
-        if !range.holes.is_empty() {
-            ffi::set_ssl_options(&mut ssl, range.holes);
+            exclusions,
         }
-        ssl.set_cipher_list(&list)
-            .map_err(rejected(grade_param, &list))?;
+    }
+}
 
-        let servername = policy
-            .servername
-            .as_deref()
-            .unwrap_or(s.smtp_tls_servername.as_str());
-        let sni = match servername {
-            "" => None,
-            "hostname" => Some(peer.hostname.as_str()),
-            "nexthop" => Some(peer.nexthop.as_str()),
-            literal => Some(literal),
-        };
-        if let Some(name) = sni.filter(|n| !n.is_empty()) {
-            ssl.set_hostname(name)
-                .map_err(rejected("smtp_tls_servername", name))?;
-        }
+/// The SNI name to send: `servername=` or `smtp_tls_servername`; `hostname`
+/// and `nexthop` stand for the peer's names, empty sends none.
+fn sni_name<'a>(
+    s: &'a ClientSettings,
+    policy: &'a ClientPolicy,
+    peer: &'a ServerPeer,
+) -> Option<&'a str> {
+    let servername = policy
+        .servername
+        .as_deref()
+        .unwrap_or(s.smtp_tls_servername.as_str());
+    match servername {
+        "" => None,
+        "hostname" => Some(peer.hostname.as_str()),
+        "nexthop" => Some(peer.nexthop.as_str()),
+        literal => Some(literal),
+    }
+}
 
-        let matches = match &policy.matches {
-            Some(m) => m.clone(),
-            None => match policy.level {
-                TlsLevel::Fingerprint => {
-                    verify::split_fingerprints(&s.smtp_tls_fingerprint_cert_match)
-                }
-                TlsLevel::Verify => verify::split_name_patterns(&s.smtp_tls_verify_cert_match),
-                TlsLevel::Secure => verify::split_name_patterns(&s.smtp_tls_secure_cert_match),
-                _ => Vec::new(),
-            },
-        };
-
-        // Postfix's serverid: the server plus every setting that changes what
-        // a session is good for, so a session is only resumed under the same
-        // policy.
-        let key = format!(
-            "{}[{}]:{}&l={}&p={}&c={}&x={}&sni={}",
-            peer.hostname,
-            peer.addr,
-            peer.port,
-            policy.level,
-            proto_value,
-            grade,
-            exclusions.join(","),
-            sni.unwrap_or("")
-        );
-        if let Some(session) = self.cache.fetch(&key) {
-            // SAFETY: every cached session was produced by this very context
-            // (the new-session callback above), as SSL_set_session requires.
-            unsafe {
-                ssl.set_session(&session)
-                    .map_err(rejected("smtp_tls_session_cache_timeout", "cached session"))?;
-            }
-        }
-        ssl.set_ex_data(self.cache_key, key);
-        Ok(PreparedClient {
-            ssl,
-            level: policy.level,
-            matches,
-        })
+/// The match list: `match=` from the policy, else the main.cf list of the
+/// level (`smtp_tls_fingerprint_cert_match`, `smtp_tls_verify_cert_match`,
+/// `smtp_tls_secure_cert_match`).
+fn match_list(s: &ClientSettings, policy: &ClientPolicy) -> Vec<String> {
+    match &policy.matches {
+        Some(m) => m.clone(),
+        None => match policy.level {
+            TlsLevel::Fingerprint => verify::split_fingerprints(&s.smtp_tls_fingerprint_cert_match),
+            TlsLevel::Verify => verify::split_name_patterns(&s.smtp_tls_verify_cert_match),
+            TlsLevel::Secure => verify::split_name_patterns(&s.smtp_tls_secure_cert_match),
+            _ => Vec::new(),
+        },
     }
 }
