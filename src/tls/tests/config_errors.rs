@@ -1,5 +1,6 @@
 //! Bad TLS settings give errors that name the parameter and the file, as an
-//! administrator needs to fix them.
+//! administrator needs to fix them. Mirrors the warnings of Postfix
+//! `tls_certkey.c`/`tls_misc.c`; sets `smtpd_tls_*`/`smtp_tls_*` values directly.
 
 use super::*;
 use crate::tls::error::ConfigError;

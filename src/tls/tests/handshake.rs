@@ -1,6 +1,7 @@
 //! Handshakes between our server and client contexts: anonymous, with
 //! trusted and untrusted client certificates, resumption, NO_TICKET, protocol
-//! ranges, and the summary texts they produce.
+//! ranges, and the summary texts they produce. Checks behaviour of Postfix
+//! `tls_server.c`/`tls_client.c`; sets `smtpd_tls_*`/`smtp_tls_*` values directly.
 
 use super::*;
 use crate::tls::facts::Role;

@@ -1,6 +1,7 @@
 //! Test certificates made fresh for each test with OpenSSL: a test CA, a
 //! server certificate, a client certificate, and an untrusted CA with its own
 //! client and server certificates, written as PEM into a temporary directory.
+//! No Postfix counterpart (Postfix's own tests use `mkcert.sh`); reads no parameter.
 
 use std::fs;
 use std::path::{Path, PathBuf};

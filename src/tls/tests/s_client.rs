@@ -1,6 +1,7 @@
 //! A third-party client against our server: the `openssl s_client` command
 //! completes the handshake, verifies our chain against the test CA and shows
-//! our certificate.
+//! our certificate, in wrapper mode and with `-starttls smtp` (RFC 3207).
+//! Checks behaviour of Postfix `tls_server.c`; sets `smtpd_tls_*` values directly.
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -1,6 +1,7 @@
 //! Client-side level enforcement over real handshakes: `secure`/`verify` name
 //! matching (match, mismatch, untrusted chain, wildcard) and `fingerprint`
-//! digests (md5, sha1, sha256; certificate and public key; mismatch).
+//! digests (md5, sha1, sha256; certificate and public key; mismatch). Checks
+//! behaviour of Postfix `tls_client.c`/`tls_fprint.c`; sets `smtp_tls_*` values directly.
 
 use super::*;
 use crate::tls::error::NotVerified;
