@@ -5,7 +5,8 @@
 //! `tls_load_pem_chain`) and `tls_set_ca_certificate_info`. The parameters
 //! (`smtpd_tls_cert_file`, `smtpd_tls_key_file`, `smtpd_tls_eccert_file`,
 //! `smtpd_tls_eckey_file`, `smtpd_tls_chain_files`, `smtpd_tls_CAfile`,
-//! `smtpd_tls_CApath` and their `smtp_tls_*` twins) arrive as `FileParam`s from
+//! `smtpd_tls_CApath` and their `smtp_tls_*` twins, and
+//! `tls_append_default_CA`) arrive as `FileParam`s from
 //! server.rs and client.rs.
 
 use std::fs;
@@ -229,13 +230,24 @@ pub fn load_chain_files(
     Ok(())
 }
 
-/// Sets the trusted CAs from `*_tls_CAfile` and `*_tls_CApath`. Postfix does not
-/// add OpenSSL's default paths unless `tls_append_default_CA = yes`.
+/// Sets the trusted CAs from `*_tls_CAfile` and `*_tls_CApath`. As Postfix,
+/// OpenSSL's default paths are added only with `tls_append_default_CA = yes`.
 pub fn load_ca(
     builder: &mut SslContextBuilder,
     ca_file: FileParam<'_>,
     ca_path: FileParam<'_>,
+    append_default_ca: bool,
 ) -> Result<(), ConfigError> {
+    if append_default_ca {
+        // tls_append_default_CA = yes: OpenSSL's system store as well.
+        builder
+            .set_default_verify_paths()
+            .map_err(|source| ConfigError::Rejected {
+                param: "tls_append_default_CA",
+                value: "yes".into(),
+                source,
+            })?;
+    }
     if !ca_file.file.is_empty() {
         // Read it ourselves first, so an unreadable file is reported as such.
         ca_file.read()?;

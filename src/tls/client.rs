@@ -277,6 +277,7 @@ impl ClientContext {
                 param: "smtp_tls_CApath",
                 file: &s.smtp_tls_CApath,
             },
+            s.tls.tls_append_default_CA,
         )?;
         let opts = SslOptions::ALL
             | options::parse_ssl_options(&s.tls.tls_ssl_options)?

@@ -5,7 +5,8 @@
 //! `tls_set_ciphers`, `tls_bug_bits`). Reads the global parameters
 //! `tls_high_cipherlist`, `tls_medium_cipherlist`, `tls_low_cipherlist`,
 //! `tls_export_cipherlist`, `tls_null_cipherlist`, `tls_ssl_options`,
-//! `tls_preempt_cipherlist`, `tls_wildcard_matches_multiple_labels`; the
+//! `tls_preempt_cipherlist`, `tls_wildcard_matches_multiple_labels`,
+//! `tls_append_default_CA`; the
 //! per-role `*_tls_protocols`, `*_tls_ciphers` and `*_tls_exclude_ciphers` values
 //! are passed in by server.rs and client.rs.
 
@@ -15,6 +16,7 @@ use super::error::ConfigError;
 
 /// The `tls_*` parameters of main.cf that both roles read, with Postfix 3.7's
 /// defaults.
+#[allow(non_snake_case)] // field names are the Postfix parameter names
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsGlobals {
     /// OpenSSL cipher list for grade `high`.
@@ -33,6 +35,8 @@ pub struct TlsGlobals {
     pub tls_preempt_cipherlist: bool,
     /// A leading `*` in a certificate name matches several DNS labels.
     pub tls_wildcard_matches_multiple_labels: bool,
+    /// Trust OpenSSL's default CA store in addition to `*_tls_CAfile`/`CApath`.
+    pub tls_append_default_CA: bool,
 }
 
 impl Default for TlsGlobals {
@@ -46,6 +50,7 @@ impl Default for TlsGlobals {
             tls_ssl_options: String::new(),
             tls_preempt_cipherlist: false,
             tls_wildcard_matches_multiple_labels: true,
+            tls_append_default_CA: false,
         }
     }
 }

@@ -158,6 +158,7 @@ impl ServerContext {
                 param: "smtpd_tls_CApath",
                 file: &s.smtpd_tls_CApath,
             },
+            s.tls.tls_append_default_CA,
         )?;
         let mandatory = s.smtpd_tls_security_level.uses_mandatory_settings();
         // As Postfix smtpd.c: a client certificate can only be required when

@@ -469,3 +469,27 @@ fn silent_server_times_out() {
     }
     holder.join().unwrap();
 }
+
+#[test]
+fn rsa_and_ecdsa_certificates_side_by_side() {
+    let pki = Pki::new();
+    let mut ss = server_settings(&pki);
+    ss.smtpd_tls_eccert_file = pki.server_ec.cert_file.clone();
+    ss.smtpd_tls_eckey_file = pki.server_ec.key_file.clone();
+    ss.tls.tls_append_default_CA = true;
+    let server = ServerContext::new(&ss, "smtp").unwrap();
+    let client = ClientContext::new(&client_settings(&pki)).unwrap();
+    let (s, c) = exchange(
+        &server,
+        &client,
+        &ClientPolicy::level(TlsLevel::Secure),
+        "example.com",
+        "mx.example.com",
+    );
+    let s = s.unwrap();
+    let c = c.unwrap();
+    // Either key may sign; both chains verify and match.
+    let sig = s.server_signature.clone().unwrap();
+    assert!(sig.name == "RSA-PSS" || sig.name == "ECDSA", "{sig:?}");
+    assert!(c.verified.is_some());
+}
