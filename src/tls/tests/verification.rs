@@ -232,3 +232,27 @@ fn fingerprint_from_main_cf_when_policy_has_no_match() {
     );
     assert!(c.unwrap().verified.is_some());
 }
+
+#[test]
+fn names_are_dns_alt_names_else_the_common_name() {
+    use crate::tls::verify::{certificate_names, issuer_cn, subject_cn};
+    let pki = Pki::new();
+    // SANs present: only they count, as Postfix tls_verify.c.
+    assert_eq!(
+        certificate_names(&pki.server.cert),
+        vec!["mx.example.com", "*.relay.example.net"]
+    );
+    // No SAN: the subject CN.
+    assert_eq!(
+        certificate_names(&pki.client.cert),
+        vec!["client.example.com"]
+    );
+    assert_eq!(
+        subject_cn(&pki.client.cert).as_deref(),
+        Some("client.example.com")
+    );
+    assert_eq!(
+        issuer_cn(&pki.client.cert).as_deref(),
+        Some("Postern Test CA")
+    );
+}
