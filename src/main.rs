@@ -13,6 +13,7 @@ mod mail;
 mod maps;
 mod queue;
 mod smtpd;
+mod tls;
 mod util;
 
 use std::process::ExitCode;
