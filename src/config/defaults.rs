@@ -42,7 +42,18 @@ pub fn mydomain_of(host: &str) -> String {
     }
 }
 
+static PROCESS_NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Names the running command for the `process_name` default (`postconf`, not the
+/// `postern` binary it runs in). Only the first call counts.
+pub fn set_process_name(name: &str) {
+    let _ = PROCESS_NAME.set(name.to_string());
+}
+
 fn process_name() -> String {
+    if let Some(n) = PROCESS_NAME.get() {
+        return n.clone();
+    }
     std::env::args()
         .next()
         .and_then(|a| {

@@ -14,14 +14,20 @@
 //! - `Config::with_overrides(&self, &[(name, value)]) -> Result<Config, _>`: master.cf `-o`.
 //! - `compat::{smtpd_tls_security_level, smtp_tls_security_level}`: deprecated switches mapped.
 
+// The typed accessors and master.cf API serve daemons merged from other branches;
+// until they land, parts of the API have no caller in this binary.
+#![allow(dead_code)]
+
 pub mod compat;
 pub mod defaults;
+pub mod edit;
 pub mod expand;
 pub mod maincf;
+pub mod manpage;
 pub mod master;
 pub mod params;
 mod typed;
-mod unused;
+pub mod unused;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -174,7 +180,7 @@ impl Config {
             .into_iter()
             .map(|e| (e.name.clone(), e.value.clone()))
             .collect();
-        Config {
+        let mut cfg = Config {
             dir: dir.to_path_buf(),
             main,
             master,
@@ -182,17 +188,23 @@ impl Config {
             overrides: BTreeMap::new(),
             warnings,
             mynetworks: OnceLock::new(),
-        }
+        };
+        let more = unused::load_warnings(&cfg);
+        cfg.warnings.extend(more);
+        cfg
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         for e in self.main.effective() {
+            if params::is_raw(&e.name) {
+                continue;
+            }
             expand::expand_named(&e.name, &e.value, &|n| self.raw_value(n)).map_err(|source| {
                 ConfigError::Expand {
                     path: self.main.path.clone(),
                     line: e.line,
                     name: e.name.clone(),
-                    source: source,
+                    source,
                 }
             })?;
         }
@@ -210,7 +222,7 @@ impl Config {
             expand::expand_named(n, v, &|x| cfg.raw_value(x)).map_err(|source| {
                 ConfigError::ExpandValue {
                     name: n.clone(),
-                    source: source,
+                    source,
                 }
             })?;
         }
@@ -265,6 +277,9 @@ impl Config {
                     .clone(),
             );
         }
+        if p.default == "@mydomain" {
+            return Some(defaults::mydomain_of(&self.get(params::names::MYHOSTNAME)));
+        }
         defaults::computed(p.default, "", "").or_else(|| Some(p.default.to_string()))
     }
 
@@ -274,14 +289,18 @@ impl Config {
     }
 
     /// The expanded value of `name`, or an error naming the parameter.
+    /// Raw parameters (`params::RAW`) come back unexpanded, as Postfix leaves them.
     pub fn try_get(&self, name: &str) -> Result<String, ConfigError> {
         let Some(raw) = self.raw_value(name) else {
             return Ok(String::new());
         };
+        if params::is_raw(name) {
+            return Ok(raw);
+        }
         expand::expand_named(name, &raw, &|n| self.raw_value(n)).map_err(|source| {
             ConfigError::ExpandValue {
                 name: name.to_string(),
-                source: source,
+                source,
             }
         })
     }

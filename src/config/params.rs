@@ -125,7 +125,7 @@ pub fn all() -> &'static [Param] {
     PARAMS.get_or_init(|| {
         parse_table(TABLE).unwrap_or_else(|e| {
             ::log::error!("parameter table: {e}");
-            TABLE.lines().filter_map(|l| parse_table_line(l)).collect()
+            TABLE.lines().filter_map(parse_table_line).collect()
         })
     })
 }
@@ -150,6 +150,30 @@ pub fn lookup(name: &str) -> Option<&'static Param> {
     all.binary_search_by(|p| p.name.cmp(name))
         .ok()
         .map(|i| &all[i])
+}
+
+/// Parameters Postfix never expands when it reads main.cf: their `$name`s are
+/// filled in at use time from per-message tables (`$rbl_code`, `$home`,
+/// `$EXTENSION`). Found by setting every parameter to `X$undefined` and seeing
+/// which ones real Postfix 3.7 `postconf -x` leaves alone (its CONFIG_RAW_TABLEs).
+pub const RAW: &[&str] = &[
+    "command_execution_directory",
+    "default_rbl_reply",
+    "forward_path",
+    "luser_relay",
+    "mailbox_command",
+    "postscreen_expansion_filter",
+    "postscreen_reject_footer",
+    "smtpd_expansion_filter",
+    "smtpd_reject_footer",
+];
+
+/// Parameters main.cf cannot set (Postfix: "read-only parameter assignment").
+pub const READ_ONLY: &[&str] = &["process_id", "process_name", "service_name"];
+
+/// Is `name` one of the raw (never expanded) parameters?
+pub fn is_raw(name: &str) -> bool {
+    RAW.contains(&name)
 }
 
 /// The names used by code, so that no parameter name is a bare string elsewhere.
@@ -216,7 +240,11 @@ mod tests {
             names::SMTP_ENFORCE_TLS,
             names::SMTP_USE_TLS,
             names::SMTP_TLS_ENFORCE_PEERNAME,
-        ] {
+        ]
+        .iter()
+        .chain(RAW)
+        .chain(READ_ONLY)
+        {
             assert!(lookup(n).is_some(), "{n}");
         }
     }

@@ -63,10 +63,11 @@ impl Config {
 /// The unit letter of `name`'s default (`5d` -> `d`), `s` when it has none.
 pub fn default_unit(name: &str) -> char {
     let default = params::lookup(name).map(|p| p.default).unwrap_or("");
-    match default.chars().last() {
-        Some(c @ ('s' | 'm' | 'h' | 'd' | 'w')) => c,
-        _ => 's',
-    }
+    default
+        .chars()
+        .last()
+        .filter(|c| matches!(c, 's' | 'm' | 'h' | 'd' | 'w'))
+        .unwrap_or('s')
 }
 
 /// Postfix conv_time(): digits, then at most one unit letter.

@@ -107,6 +107,35 @@ pub fn extra_known(cfg: &Config) -> BTreeSet<String> {
     known
 }
 
+/// Postfix's load-time warnings about main.cf values: `$name` references to
+/// parameters defined nowhere ("undefined parameter") and assignments to
+/// parameters Postfix computes itself ("read-only parameter assignment").
+pub fn load_warnings(cfg: &Config) -> Vec<String> {
+    let path = cfg.main_cf().path.display().to_string();
+    let services = service_names(cfg);
+    let mut out = Vec::new();
+    let mut reported = BTreeSet::new();
+    for e in cfg.main_cf().effective() {
+        if params::READ_ONLY.contains(&e.name.as_str()) {
+            out.push(format!(
+                "{path}: read-only parameter assignment: {}={}",
+                e.name, e.value
+            ));
+        }
+        if params::is_raw(&e.name) {
+            continue;
+        }
+        for r in expand::references(&e.value) {
+            let known =
+                params::lookup(&r).is_some() || services.contains(&r) || cfg.raw(&r).is_some();
+            if !known && reported.insert(r.clone()) {
+                out.push(format!("{path}: undefined parameter: {r}"));
+            }
+        }
+    }
+    out
+}
+
 /// Every unused main.cf entry (in file order) and then every unused `-o` name.
 pub fn find(cfg: &Config) -> Vec<Unused> {
     let extra = extra_known(cfg);
