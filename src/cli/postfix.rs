@@ -169,12 +169,22 @@ pub fn findings(cfg: &Config) -> Vec<(bool, String)> {
 }
 
 /// Reads a set parameter through its typed accessor.
-fn typed_check(cfg: &Config, p: &params::Param) -> Result<(), ConfigError> {
-    match p.kind {
+fn typed_check(cfg: &Config, p: &params::Param) -> Result<(), String> {
+    // A compatibility level is `major[.minor[.patch]]` (Postfix compat_level.c),
+    // whatever type the table gives it.
+    if p.name == params::names::COMPATIBILITY_LEVEL {
+        let v = cfg.try_get(p.name).map_err(|e| e.to_string())?;
+        return match config::expand::compat_level(&v) {
+            Some(_) => Ok(()),
+            None => Err(format!("bad compatibility level: {} = {v}", p.name)),
+        };
+    }
+    let r: Result<(), ConfigError> = match p.kind {
         params::ParamType::Bool => cfg.get_bool(p.name).map(|_| ()),
         params::ParamType::Int => cfg.get_int(p.name).map(|_| ()),
         params::ParamType::Long => cfg.get_long(p.name).map(|_| ()),
         params::ParamType::Time => cfg.get_time(p.name).map(|_| ()),
         params::ParamType::Str => cfg.try_get(p.name).map(|_| ()),
-    }
+    };
+    r.map_err(|e| e.to_string())
 }
