@@ -5,10 +5,13 @@ mod config_util;
 
 use config_util::{confdir, postern, postfix, stock_master_cf};
 
-const EXTRA: &str = "submission inet n - y - - smtpd\n  -o syslog_name=postfix/submission\n\
-  -o { smtpd_tls_security_level = encrypt }  -o smtpd_sasl_auth_enable=yes\n\
-# a comment between continuation lines\n  -o { smtpd_client_restrictions = permit_sasl_authenticated, reject }\n\
-pipeline unix - n n - 2 pipe flags=R user=x argv=/bin/cat { a b } ${nexthop}\n";
+const EXTRA: &str = "submission inet n - y - - smtpd
+  -o syslog_name=postfix/submission
+  -o { smtpd_tls_security_level = encrypt }  -o smtpd_sasl_auth_enable=yes
+# a comment between continuation lines
+  -o { smtpd_client_restrictions = permit_sasl_authenticated, reject }
+pipeline unix - n n - 2 pipe flags=R user=x argv=/bin/cat { a b } ${nexthop}
+";
 
 fn compare(master: &str, args: &[&str]) {
     let dir = confdir("", Some(master));
@@ -18,6 +21,7 @@ fn compare(master: &str, args: &[&str]) {
     let theirs = postfix(&a);
     assert_eq!(ours.code, theirs.code, "{args:?}: {}", ours.stderr);
     assert_eq!(ours.stdout, theirs.stdout, "{args:?}");
+    assert!(!ours.stdout.is_empty(), "{args:?}: {}", ours.stderr);
 }
 
 #[test]

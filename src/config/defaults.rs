@@ -33,12 +33,12 @@ pub fn myhostname() -> String {
     }
 }
 
-/// `myhostname` minus its first label, or `localdomain` when that leaves nothing
-/// (as Postfix check_mydomainname).
+/// `myhostname` minus its first label (`mx.` gives the empty string, as in
+/// Postfix), or `localdomain` for a name without a dot.
 pub fn mydomain_of(host: &str) -> String {
     match host.split_once('.') {
-        Some((_, rest)) if !rest.is_empty() => rest.to_string(),
-        _ => "localdomain".to_string(),
+        Some((_, rest)) => rest.to_string(),
+        None => "localdomain".to_string(),
     }
 }
 
@@ -162,6 +162,7 @@ mod tests {
         assert_eq!(mydomain_of("vm.localdomain"), "localdomain");
         assert_eq!(mydomain_of("mx.a.example"), "a.example");
         assert_eq!(mydomain_of("x"), "localdomain");
+        assert_eq!(mydomain_of("mx."), "");
     }
 
     #[test]

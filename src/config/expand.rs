@@ -155,8 +155,12 @@ impl Expander<'_> {
             let rest = rest.trim_start();
             let (op, rest) =
                 Op::parse(rest).ok_or_else(|| syntax("unknown relational operator"))?;
-            let (rhs, rest) = braced(rest.trim_start())
-                .ok_or_else(|| syntax("missing {value} after relational operator"))?;
+            let rest = rest.trim_start();
+            if rest.starts_with(['<', '>', '=', '!']) {
+                return Err(syntax("unknown relational operator"));
+            }
+            let (rhs, rest) =
+                braced(rest).ok_or_else(|| syntax("missing {value} after relational operator"))?;
             let lhs = self.text(lhs.trim(), stack)?;
             let rhs = self.text(rhs.trim(), stack)?;
             let cond = op

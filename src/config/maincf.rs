@@ -159,7 +159,7 @@ impl<R: Read> LogicalLines<R> {
     }
 
     /// The next physical line without its newline, at most `room` bytes long.
-    fn physical(&mut self, room: usize, start: usize) -> Result<Option<Vec<u8>>, ConfigError> {
+    fn physical(&mut self, room: usize) -> Result<Option<Vec<u8>>, ConfigError> {
         let mut buf = Vec::new();
         let limit = (room as u64).saturating_add(2);
         let n = (&mut self.input)
@@ -178,14 +178,14 @@ impl<R: Read> LogicalLines<R> {
         } else if n as u64 == limit {
             return Err(ConfigError::LineTooLong {
                 path: self.path.clone(),
-                line: if start > 0 { start } else { self.lineno },
+                line: self.lineno,
                 limit: MAX_LINE,
             });
         }
         if buf.len() > room {
             return Err(ConfigError::LineTooLong {
                 path: self.path.clone(),
-                line: if start > 0 { start } else { self.lineno },
+                line: self.lineno,
                 limit: MAX_LINE,
             });
         }
@@ -196,7 +196,7 @@ impl<R: Read> LogicalLines<R> {
         let (start, mut text) = match self.pending.take() {
             Some(p) => p,
             None => loop {
-                let Some(l) = self.physical(MAX_LINE, 0)? else {
+                let Some(l) = self.physical(MAX_LINE)? else {
                     return Ok(None);
                 };
                 if !is_skipped(&l) {
@@ -204,15 +204,20 @@ impl<R: Read> LogicalLines<R> {
                 }
             },
         };
-        loop {
-            let room = MAX_LINE.saturating_sub(text.len());
-            let Some(l) = self.physical(room, start)? else {
-                break;
-            };
+        // A line that is too long by itself is reported on its own line; one
+        // that makes this logical line too long, on the line it started.
+        while let Some(l) = self.physical(MAX_LINE)? {
             if is_skipped(&l) {
                 continue;
             }
             if l[0].is_ascii_whitespace() {
+                if text.len() + l.len() > MAX_LINE {
+                    return Err(ConfigError::LineTooLong {
+                        path: self.path.clone(),
+                        line: start,
+                        limit: MAX_LINE,
+                    });
+                }
                 text.extend_from_slice(&l);
             } else {
                 self.pending = Some((self.lineno, l));

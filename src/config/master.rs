@@ -189,6 +189,7 @@ fn parse_entry(
         line,
     };
     let mut rest = tokens[8..].iter();
+    let mut seen_plain = false;
     while let Some(tok) = rest.next() {
         if tok.text == "-o" && !tok.braced {
             let Some(arg) = rest.next() else {
@@ -212,6 +213,13 @@ fn parse_entry(
                     svc.args.push(arg.text.clone());
                 }
             }
+        } else if !seen_plain && (tok.braced || !tok.text.starts_with('-')) {
+            // Postfix 3.7 `postconf -M` prints the first non-option argument
+            // without its braces, and later ones with them when they hold spaces.
+            seen_plain = true;
+            svc.args.push(tok.text.clone());
+        } else if tok.braced && tok.text.contains(char::is_whitespace) {
+            svc.args.push(format!("{{{}}}", tok.text));
         } else {
             svc.args.push(tok.text.clone());
         }
@@ -311,6 +319,16 @@ mod tests {
         assert_eq!(
             cf.services[3].format_line(),
             "scalemail-backend unix - n       n       -       2       pipe flags=R user=s argv=/bin/x ${nexthop}"
+        );
+        let braces = parse(
+            "a inet n - y - - smtpd { x y }\nh inet n - y - - smtpd {x} {y z}\n\
+             e unix - n n - 2 pipe  argv=/bin/cat {  x y }  z\n",
+        )
+        .unwrap();
+        let lines: Vec<String> = braces.services.iter().map(|s| s.command_line()).collect();
+        assert_eq!(
+            lines,
+            ["smtpd x y", "smtpd x {y z}", "pipe argv=/bin/cat {x y} z"]
         );
         assert_eq!(cf.select("smtp").count(), 1);
         assert_eq!(cf.select("sub/inet").count(), 1);

@@ -98,6 +98,11 @@ pub enum ConfigError {
     BadTime { name: String, value: String },
 }
 
+thread_local! {
+    /// Set while the `mydomain` default is being worked out from `myhostname`.
+    static COMPUTING_MYDOMAIN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// An I/O error as C's strerror() words it (no "(os error N)"), as Postfix prints it.
 pub fn io_text(e: &std::io::Error) -> String {
     match e.raw_os_error() {
@@ -278,7 +283,15 @@ impl Config {
             );
         }
         if p.default == "@mydomain" {
-            return Some(defaults::mydomain_of(&self.get(params::names::MYHOSTNAME)));
+            // `myhostname = mx.$mydomain` with mydomain unset: Postfix expands the
+            // inner $mydomain as empty (giving "mx." and an empty mydomain) rather
+            // than failing; the guard does the same.
+            if COMPUTING_MYDOMAIN.with(|c| c.replace(true)) {
+                return None;
+            }
+            let host = self.get(params::names::MYHOSTNAME);
+            COMPUTING_MYDOMAIN.with(|c| c.set(false));
+            return Some(defaults::mydomain_of(&host));
         }
         defaults::computed(p.default, "", "").or_else(|| Some(p.default.to_string()))
     }
