@@ -62,3 +62,33 @@ fn seed_000_misspellings_are_reported() {
         o.stderr
     );
 }
+
+#[test]
+fn unknown_names_warn_as_postfix() {
+    let dir = confdir("x = 1\n", Some(&stock_master_cf()));
+    let a = [
+        "-c",
+        dir.path().to_str().unwrap(),
+        "nosuch",
+        "mail_name",
+        "-h",
+    ];
+    let ours = postern("postconf", &a);
+    let theirs = postfix(&a);
+    assert_eq!(ours.code, theirs.code);
+    assert_eq!(ours.stdout, theirs.stdout);
+    assert_eq!(lines(&ours.stderr), lines(&theirs.stderr));
+}
+
+#[test]
+fn mail_config_selects_the_directory() {
+    let main = std::fs::read_to_string(data("seed-001.cf")).unwrap();
+    let dir = confdir(&main, Some(&stock_master_cf()));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_postern"))
+        .args(["postconf", "-n"])
+        .env("MAIL_CONFIG", dir.path())
+        .output()
+        .unwrap();
+    let theirs = postfix(&["-c", dir.path().to_str().unwrap(), "-n"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), theirs.stdout);
+}

@@ -57,6 +57,9 @@ pub fn run(args: Vec<String>) -> ExitCode {
         .optflag("#", "", "comment out parameters in main.cf")
         .optflag("", "doc", "show parameter documentation")
         .optflag("", "man", "print postconf(5) in roff");
+    // Options end at the first name, as in Postfix (`postconf name -h` asks for
+    // a parameter called "-h").
+    o.parsing_style(getopts::ParsingStyle::StopAtFirstFree);
     let m = match o.parse(&args[1..]) {
         Ok(m) => m,
         Err(e) => {

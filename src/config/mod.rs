@@ -266,8 +266,12 @@ impl Config {
     }
 
     /// The default of `name` as `postconf -d` prints it (computed tokens resolved).
+    /// A per-transport name outside the table (`foo_recipient_limit`) defaults to
+    /// the global parameter it overrides.
     pub fn default_value(&self, name: &str) -> Option<String> {
-        let p = params::lookup(name)?;
+        let Some(p) = params::lookup(name) else {
+            return unused::per_transport_default(name);
+        };
         if !p.default.starts_with('@') {
             return Some(p.default.to_string());
         }

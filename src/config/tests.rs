@@ -151,3 +151,23 @@ fn missing_master_cf_is_a_warning() {
     assert_eq!(c.warnings().len(), 1);
     assert!(c.warnings()[0].starts_with("open "));
 }
+
+#[test]
+fn per_transport_parameters_default_to_the_global_ones() {
+    let d = dir_with(
+        "default_destination_concurrency_limit = 7\nfoo_recipient_limit = 3\ncommand_time_limit = 2m\n",
+        Some("foo unix - n n - - pipe argv=/bin/cat\n"),
+    );
+    let c = Config::load(d.path()).unwrap();
+    assert_eq!(c.get_int("foo_destination_concurrency_limit").unwrap(), 7);
+    assert_eq!(c.get_int("foo_recipient_limit").unwrap(), 3);
+    assert_eq!(c.get_int("foo_initial_destination_concurrency").unwrap(), 5);
+    assert_eq!(c.get_time("foo_time_limit").unwrap().as_secs(), 120);
+    assert!(c.unused().is_empty(), "{:?}", c.unused());
+}
+
+#[test]
+fn config_is_shareable_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<std::sync::Arc<Config>>();
+}

@@ -60,9 +60,22 @@ impl Config {
     }
 }
 
-/// The unit letter of `name`'s default (`5d` -> `d`), `s` when it has none.
+/// The unit letter of `name`'s default (`5d` -> `d`), following a default that
+/// is just another parameter (`$default_destination_rate_delay`); `s` otherwise.
 pub fn default_unit(name: &str) -> char {
-    let default = params::lookup(name).map(|p| p.default).unwrap_or("");
+    let mut default = params::lookup(name)
+        .map(|p| p.default.to_string())
+        .or_else(|| super::unused::per_transport_default(name))
+        .unwrap_or_default();
+    for _ in 0..5 {
+        let Some(other) = default.strip_prefix('$') else {
+            break;
+        };
+        match params::lookup(other) {
+            Some(p) => default = p.default.to_string(),
+            None => break,
+        }
+    }
     default
         .chars()
         .last()
@@ -139,6 +152,8 @@ mod tests {
         assert_eq!(default_unit("maximal_queue_lifetime"), 'd');
         assert_eq!(default_unit("smtp_connect_timeout"), 's');
         assert_eq!(default_unit("no_such_thing"), 's');
+        assert_eq!(default_unit("relay_destination_rate_delay"), 's');
+        assert_eq!(default_unit("foo_time_limit"), 's');
     }
 
     #[test]

@@ -24,8 +24,8 @@ pub struct Unused {
 }
 
 impl fmt::Display for Unused {
-    /// Postfix's text: `/etc/postfix/main.cf: unused parameter: foo=bar`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Postfix's text: `/etc/postfix/main.cf: unused parameter: foo=bar`.
         write!(
             f,
             "{}: unused parameter: {}={}",
@@ -64,6 +64,24 @@ const DELIVERY_AGENTS: &[&str] = &[
 
 /// Commands with a per-service `_time_limit` (pipe(8), spawn(8)).
 const TIME_LIMITED: &[&str] = &["pipe", "spawn"];
+
+/// The default of a per-transport parameter that is not in the table
+/// (`foo_destination_concurrency_limit` for a master.cf service `foo`): the
+/// global parameter it overrides, as Postfix's `postconf -d` shows for stock
+/// services (`$default_destination_concurrency_limit`, `$command_time_limit`).
+pub fn per_transport_default(name: &str) -> Option<String> {
+    if let Some(prefix) = name.strip_suffix("_time_limit") {
+        return (!prefix.is_empty()).then(|| "$command_time_limit".to_string());
+    }
+    let sfx = DELIVERY_SUFFIXES
+        .iter()
+        .find(|s| name.len() > s.len() && name.ends_with(*s))?;
+    Some(if *sfx == "_initial_destination_concurrency" {
+        "$initial_destination_concurrency".to_string()
+    } else {
+        format!("$default{sfx}")
+    })
+}
 
 /// Names made known by master.cf service names.
 fn service_names(cfg: &Config) -> BTreeSet<String> {
