@@ -92,3 +92,26 @@ fn mail_config_selects_the_directory() {
     let theirs = postfix(&["-c", dir.path().to_str().unwrap(), "-n"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), theirs.stdout);
 }
+
+#[test]
+fn command_line_overrides_as_postfix() {
+    let main = std::fs::read_to_string(data("seed-001.cf")).unwrap();
+    let dir = confdir(&main, Some(&stock_master_cf()));
+    let d = dir.path().to_str().unwrap();
+    for args in [
+        &["-c", d, "-n", "-o", "relayhost=[x]", "-o", "foo=bar"][..],
+        &[
+            "-c",
+            d,
+            "-x",
+            "-o",
+            "smtpd_tls_cert_file=/o.pem",
+            "smtpd_tls_key_file",
+        ][..],
+    ] {
+        let ours = postern("postconf", args);
+        let theirs = postfix(args);
+        assert_eq!(ours.stdout, theirs.stdout, "{args:?}");
+        assert_eq!(lines(&ours.stderr), lines(&theirs.stderr), "{args:?}");
+    }
+}

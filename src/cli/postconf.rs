@@ -204,7 +204,12 @@ fn show_params(dir: &Path, f: &Flags, names: &[String]) -> Result<(), Fatal> {
                     .map(|e| e.name.clone())
                     .filter(|n| is_known(n)),
             );
-            set.extend(f.overrides.iter().map(|(n, _)| n.clone()));
+            set.extend(
+                f.overrides
+                    .iter()
+                    .map(|(n, _)| n.clone())
+                    .filter(|n| is_known(n)),
+            );
             if f.explicit_dir {
                 set.insert(params::names::CONFIG_DIRECTORY.into());
             }
@@ -241,6 +246,11 @@ fn show_params(dir: &Path, f: &Flags, names: &[String]) -> Result<(), Fatal> {
     if !f.defaults {
         for u in cfg.unused() {
             ::log::warn!("{u}");
+        }
+        // Postfix reports an unknown -o name as if main.cf had set it.
+        for (n, v) in f.overrides.iter().filter(|(n, _)| !is_known(n)) {
+            let path = cfg.main_cf().path.display();
+            ::log::warn!("{path}: unused parameter: {n}={v}");
         }
     }
     Ok(())

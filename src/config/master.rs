@@ -244,7 +244,7 @@ fn tokenize(text: &str, mut unbalanced: impl FnMut(&str)) -> Vec<Token> {
                 match c {
                     '{' => depth += 1,
                     '}' => {
-                        depth -= 1;
+                        depth = depth.saturating_sub(1);
                         if depth == 0 {
                             end = Some(i);
                             break;

@@ -5,14 +5,22 @@
 //! postconf_unused.c. Reads every main.cf parameter through the table in
 //! `params`; `config_directory` from `-c`/`MAIL_CONFIG`.
 //!
-//! Public API:
+//! Public API (load once, wrap in `Arc`, hand clones to threads; reload = load anew):
 //! - `config_dir(option: Option<&str>) -> PathBuf`: `-c DIR`, else `$MAIL_CONFIG`, else `/etc/postfix`.
-//! - `Config::load(dir: &Path) -> Result<Config, ConfigError>`: reads `dir/main.cf` and `dir/master.cf`.
-//! - `Config::get(&self, name) -> String`: the expanded value (override, main.cf, else default).
+//! - `Config::load(dir: &Path) -> Result<Config, ConfigError>`: reads `dir/main.cf` (required)
+//!   and `dir/master.cf` (optional); every main.cf value is syntax- and recursion-checked here.
+//! - `Config::get(&self, name) -> String`: expanded value (override, main.cf, else default;
+//!   empty for an unknown name; `params::RAW` parameters come back unexpanded).
+//! - `Config::try_get(&self, name) -> Result<String, ConfigError>`: the same, with the error.
 //! - `Config::raw(&self, name) -> Option<&str>`: the main.cf value, unexpanded.
-//! - `get_bool`, `get_int`, `get_long`, `get_time`, `get_list`; `warnings()`, `unused()`.
-//! - `Config::with_overrides(&self, &[(name, value)]) -> Result<Config, _>`: master.cf `-o`.
-//! - `compat::{smtpd_tls_security_level, smtp_tls_security_level}`: deprecated switches mapped.
+//! - `get_bool(name) -> Result<bool, _>`, `get_int -> i32`, `get_long -> i64`,
+//!   `get_time -> Duration` (unit of the default when none is given), `get_list -> Vec<String>`.
+//! - `warnings() -> &[String]` (log them with `log::warn!`), `unused() -> Vec<Unused>`.
+//! - `Config::with_overrides(&self, &[(String, String)]) -> Result<Config, _>`: master.cf `-o`.
+//! - `master_cf() -> Option<&MasterCf>`: services with their `-o` options (`Service::options`).
+//! - `compat::{smtpd_tls_security_level, smtp_tls_security_level}(&Config) -> Result<String, _>`:
+//!   the effective TLS level with the deprecated `*_use_tls`/`*_enforce_tls` switches mapped.
+//! - `params::{lookup, all, names::*}`: the parameter table.
 
 // The typed accessors and master.cf API serve daemons merged from other branches;
 // until they land, parts of the API have no caller in this binary.

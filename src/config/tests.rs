@@ -1,6 +1,8 @@
 //! Unit tests of `Config`: loading, expansion against defaults, overrides, unused
 //! parameters.
 
+#![cfg(test)]
+
 use super::*;
 
 fn dir_with(main: &str, master: Option<&str>) -> tempfile::TempDir {
