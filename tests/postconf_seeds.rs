@@ -115,3 +115,27 @@ fn command_line_overrides_as_postfix() {
         assert_eq!(lines(&ours.stderr), lines(&theirs.stderr), "{args:?}");
     }
 }
+
+/// The whole parameter listing, with and without -x, equals Postfix's except
+/// for lines that hold the process id (which differs between two runs).
+#[test]
+fn full_listing_as_postfix() {
+    let without_pid = |s: &str| -> String {
+        s.lines()
+            .filter(|l| !l.starts_with("process_id = ") && !l.starts_with("debugger_command = "))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    for seed in ["seed-000.cf", "seed-002.cf", "seed-003.cf"] {
+        let main = std::fs::read_to_string(data(seed)).unwrap();
+        let dir = confdir(&main, Some(&stock_master_cf()));
+        let d = dir.path().to_str().unwrap();
+        for args in [&["-c", d][..], &["-c", d, "-x"][..]] {
+            let ours = postern("postconf", args);
+            let theirs = postfix(args);
+            assert_eq!(ours.code, theirs.code, "{seed} {args:?}");
+            assert_eq!(without_pid(&ours.stdout), without_pid(&theirs.stdout), "{seed} {args:?}");
+            assert!(ours.stdout.lines().count() > 1000);
+        }
+    }
+}
