@@ -11,6 +11,7 @@ const EXTRA: &str = "submission inet n - y - - smtpd
 # a comment between continuation lines
   -o { smtpd_client_restrictions = permit_sasl_authenticated, reject }
 pipeline unix - n n - 2 pipe flags=R user=x argv=/bin/cat { a b } ${nexthop}
+odd inet n - y - - smtpd -o not_a_parameter=1 -o { also_not = a b }
 ";
 
 fn compare(master: &str, args: &[&str]) {
@@ -22,6 +23,12 @@ fn compare(master: &str, args: &[&str]) {
     assert_eq!(ours.code, theirs.code, "{args:?}: {}", ours.stderr);
     assert_eq!(ours.stdout, theirs.stdout, "{args:?}");
     assert!(!ours.stdout.is_empty(), "{args:?}: {}", ours.stderr);
+    let set = |t: &str| {
+        t.lines()
+            .map(str::to_string)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(set(&ours.stderr), set(&theirs.stderr), "{args:?}");
 }
 
 #[test]

@@ -134,7 +134,11 @@ fn full_listing_as_postfix() {
             let ours = postern("postconf", args);
             let theirs = postfix(args);
             assert_eq!(ours.code, theirs.code, "{seed} {args:?}");
-            assert_eq!(without_pid(&ours.stdout), without_pid(&theirs.stdout), "{seed} {args:?}");
+            assert_eq!(
+                without_pid(&ours.stdout),
+                without_pid(&theirs.stdout),
+                "{seed} {args:?}"
+            );
             assert!(ours.stdout.lines().count() > 1000);
         }
     }

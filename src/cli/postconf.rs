@@ -286,6 +286,12 @@ fn show_master(
             ::log::warn!("unmatched request: \"{r}\"");
         }
     }
+    // Like Postfix, report -o parameters that nothing would use.
+    if let Ok(cfg) = Config::load(dir) {
+        for u in cfg.unused().iter().filter(|u| u.path == master.path) {
+            ::log::warn!("{u}");
+        }
+    }
     let selected = master
         .services
         .iter()

@@ -375,7 +375,10 @@ mod tests {
         let relay = cf.select("relay/unix").next().unwrap();
         assert_eq!(
             relay.options,
-            [("syslog_name".to_string(), "postfix/$service_name".to_string())]
+            [(
+                "syslog_name".to_string(),
+                "postfix/$service_name".to_string()
+            )]
         );
     }
 
