@@ -155,6 +155,7 @@ impl Config {
     /// main.cf value is checked for macro syntax and recursion here, so later
     /// look-ups cannot fail on them.
     pub fn load(dir: &Path) -> Result<Config, ConfigError> {
+        ::log::debug!("reading {}", dir.join("main.cf").display());
         let main = MainCf::read(&dir.join("main.cf"))?;
         let master_path = dir.join("master.cf");
         let mut warnings = main.warnings.clone();
