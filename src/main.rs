@@ -7,6 +7,7 @@
 
 mod cli;
 mod config;
+mod local;
 mod log;
 mod maps;
 mod util;
