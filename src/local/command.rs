@@ -145,6 +145,11 @@ impl CommandError {
     }
 }
 
+/// Status text of a successful command delivery (command.c).
+pub fn delivered_text(command: &str) -> String {
+    format!("delivered to command: {command}")
+}
+
 /// Runs `command` with the message on its standard input. `origin` is where a
 /// `|command` destination came from (checked against `allow_mail_to_commands`);
 /// `None` for `mailbox_command`, which the administrator chose.
@@ -201,15 +206,19 @@ pub fn deliver_command(
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     let input = copy::render(envelope, content, flags, now);
-    let writer = child.stdin.take().map(|mut stdin| {
-        thread::spawn(move || -> io::Result<()> {
+    let (in_tx, in_rx) = crossbeam_channel::bounded(1);
+    if let Some(mut stdin) = child.stdin.take() {
+        thread::spawn(move || {
             // A command that stops reading early is not an error (pipe_command.c).
-            match stdin.write_all(&input) {
+            let result = match stdin.write_all(&input) {
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
                 other => other,
-            }
-        })
-    });
+            };
+            let _ = in_tx.send(result);
+        });
+    } else {
+        let _ = in_tx.send(Ok(()));
+    }
     let (out_tx, out_rx) = crossbeam_channel::bounded(1);
     let mut reader = std::fs::File::from(out_read);
     thread::spawn(move || {
@@ -218,18 +227,22 @@ pub fn deliver_command(
 
     let deadline = Instant::now() + settings.command_time_limit;
     let mut end = wait_until(&mut child, deadline);
-    // Background children may keep the output pipe open after the command exits;
-    // the time limit covers them too.
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    let output = match out_rx.recv_timeout(remaining) {
-        Ok(raw) => raw,
-        Err(_) => {
-            end = Termination::TimedOut;
+    // Background children may hold the output or input pipe after the command
+    // exits; the time limit covers them too, and killing the group ends both pipes.
+    let give_up = |end: &mut Termination| {
+        if *end != Termination::TimedOut {
+            *end = Termination::TimedOut;
             kill_group(&child);
-            out_rx
-                .recv_timeout(Duration::from_secs(1))
-                .unwrap_or_default()
         }
+        Duration::from_secs(1)
+    };
+    let output = match out_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(raw) => raw,
+        Err(_) => out_rx.recv_timeout(give_up(&mut end)).unwrap_or_default(),
+    };
+    let written = match in_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(result) => result,
+        Err(_) => in_rx.recv_timeout(give_up(&mut end)).unwrap_or(Ok(())),
     };
     if end == Termination::TimedOut {
         log::warn!(
@@ -238,9 +251,8 @@ pub fn deliver_command(
             child.id()
         );
     }
-    let write_result = writer.map(|w| w.join().unwrap_or(Ok(()))).unwrap_or(Ok(()));
     command_status::verdict(command, end, command_status::printable_output(&output))?;
-    write_result.map_err(|source| CommandError::Write {
+    written.map_err(|source| CommandError::Write {
         command: command.to_string(),
         source,
     })
@@ -382,6 +394,8 @@ fn wait_until(child: &mut Child, deadline: Instant) -> Termination {
         let now = Instant::now();
         if now >= deadline {
             kill_group(child);
+            // The command itself is our child and not yet reaped: collect it.
+            let _ = child.wait();
             return Termination::TimedOut;
         }
         thread::sleep(pause.min(deadline - now));
@@ -389,7 +403,8 @@ fn wait_until(child: &mut Child, deadline: Instant) -> Termination {
     }
 }
 
-/// SIGKILL to the command's process group, then reap the command.
+/// SIGKILL to the command's process group (its ID is the command's PID, as
+/// `process_group(0)` made it), so its offspring die too (pipe_command.c).
 fn kill_group(child: &Child) {
     let pgid = Pid::from_raw(child.id() as i32);
     if let Err(e) = killpg(pgid, Signal::SIGKILL) {
@@ -397,7 +412,6 @@ fn kill_group(child: &Child) {
             log::warn!("kill process group {pgid}: {e}");
         }
     }
-    let _ = nix::sys::wait::waitpid(pgid, None);
 }
 
 /// Reads all output, keeping the first OUTPUT_LIMIT bytes and draining the rest so

@@ -37,8 +37,8 @@ pub enum FileError {
     Restricted { path: PathBuf },
     #[error("file destination is not an absolute path: {path}")]
     NotAbsolute { path: PathBuf },
-    #[error(transparent)]
-    Mbox(#[from] MboxError),
+    #[error("cannot append message to destination file {path}: {source}")]
+    Append { path: PathBuf, source: MboxError },
     #[error(transparent)]
     Maildir(#[from] MaildirError),
 }
@@ -49,7 +49,7 @@ impl FileError {
         match self {
             FileError::Restricted { .. } => "5.7.1",
             FileError::NotAbsolute { .. } => "5.3.0",
-            FileError::Mbox(e) => e.dsn(),
+            FileError::Append { source, .. } => source.dsn(),
             FileError::Maildir(e) => e.dsn(),
         }
     }
@@ -58,6 +58,11 @@ impl FileError {
     pub fn severity(&self) -> Severity {
         Severity::of_dsn(self.dsn())
     }
+}
+
+/// Status text of a successful file delivery (file.c logs the path).
+pub fn delivered_text(path: &Path) -> String {
+    format!("delivered to file: {}", path.display())
 }
 
 /// Appends to `path` (or delivers into it as a Maildir when it ends in `/`).
@@ -94,6 +99,12 @@ pub fn deliver_file(
         dotlock_may_fail: true,
         refuse_executable: true,
     };
-    let appended = mbox::append(&target, envelope, content, flags, &settings.mbox)?;
+    let appended =
+        mbox::append(&target, envelope, content, flags, &settings.mbox).map_err(|source| {
+            FileError::Append {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
     Ok(FileDelivered::Mbox(appended))
 }

@@ -113,7 +113,7 @@ pub enum LockError {
         source: io::Error,
     },
     /// Someone else kept the kernel lock through every attempt.
-    #[error("unable to lock {path} for exclusive access: {source}")]
+    #[error("unable to lock for exclusive access: {source}")]
     Kernel { path: PathBuf, source: io::Error },
 }
 

@@ -94,6 +94,9 @@ impl MaildirError {
     }
 }
 
+/// Status text of a successful Maildir delivery (maildir.c).
+pub const DELIVERED: &str = "delivered to maildir";
+
 /// Counts deliveries made by this process, for unique `tmp/` names.
 static DELIVERIES: AtomicU64 = AtomicU64::new(0);
 

@@ -75,33 +75,26 @@ pub struct Appended {
     pub bytes: u64,
 }
 
-/// Why a mailbox append failed.
+/// Why appending to a mailbox-format file failed; the texts are Postfix's. The
+/// callers put the destination in front ([`MailboxError`], `FileError`).
 #[derive(Debug, thiserror::Error)]
 pub enum MboxError {
-    #[error("cannot open file {path}: {source}")]
+    #[error("cannot open file: {source}")]
     Open { path: PathBuf, source: io::Error },
     #[error("destination {path} is not a regular file")]
     NotRegular { path: PathBuf },
-    #[error("executable destination file {path}")]
+    #[error("destination file is executable")]
     Executable { path: PathBuf },
     #[error("destination {path} is not owned by recipient")]
     NotOwned { path: PathBuf },
-    #[error("{path}: target file status changed unexpectedly")]
+    #[error("target file status changed unexpectedly")]
     Changed { path: PathBuf },
     #[error(transparent)]
     Lock(#[from] LockError),
-    #[error("cannot update mailbox {path} for user {recipient}. error writing message: File too large (mailbox_size_limit = {limit})")]
-    SizeLimit {
-        path: PathBuf,
-        recipient: String,
-        limit: u64,
-    },
-    #[error("cannot update mailbox {path} for user {recipient}. error writing message: {source}")]
-    Write {
-        path: PathBuf,
-        recipient: String,
-        source: io::Error,
-    },
+    #[error("error writing message: File too large (mailbox_size_limit = {limit})")]
+    SizeLimit { path: PathBuf, limit: u64 },
+    #[error("error writing message: {source}")]
+    Write { path: PathBuf, source: io::Error },
 }
 
 impl MboxError {
@@ -124,15 +117,41 @@ impl MboxError {
     }
 }
 
+/// A failed delivery to a user's mailbox, worded as mailbox.c words it.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot update mailbox {path} for user {user}. {source}")]
+pub struct MailboxError {
+    pub path: PathBuf,
+    /// The recipient's login name.
+    pub user: String,
+    pub source: MboxError,
+}
+
+impl MailboxError {
+    /// RFC 3463 code of the underlying failure.
+    pub fn dsn(&self) -> &'static str {
+        self.source.dsn()
+    }
+
+    /// Defer or bounce.
+    pub fn severity(&self) -> Severity {
+        self.source.severity()
+    }
+}
+
+/// Status text of a successful mailbox delivery (mailbox.c).
+pub const DELIVERED: &str = "delivered to mailbox";
+
 /// Delivers to the UNIX mailbox at `path` (mailbox.c: From_ line, quoting, blank
 /// line, `Delivered-To:` when `prepend_delivered_header` has `file`).
 pub fn deliver_mbox(
     path: &Path,
+    user: &str,
     envelope: &Envelope,
     content: &[u8],
     settings: &MboxSettings,
     owner: Option<Owner>,
-) -> Result<Appended, MboxError> {
+) -> Result<Appended, MailboxError> {
     let flags = CopyFlags::MBOX.with_delivered_to(settings.prepend_delivered_header.file);
     let target = Target {
         path,
@@ -142,7 +161,11 @@ pub fn deliver_mbox(
         dotlock_may_fail: false,
         refuse_executable: false,
     };
-    append(&target, envelope, content, flags, settings)
+    append(&target, envelope, content, flags, settings).map_err(|source| MailboxError {
+        path: path.to_path_buf(),
+        user: user.to_string(),
+        source,
+    })
 }
 
 /// What [`append`] writes to and how strict it is.
@@ -178,7 +201,7 @@ pub(crate) fn append(
             path: path.to_path_buf(),
         });
     }
-    if regular && target.refuse_executable && meta.mode() & 0o111 != 0 {
+    if target.refuse_executable && meta.mode() & 0o111 != 0 {
         return Err(MboxError::Executable {
             path: path.to_path_buf(),
         });
@@ -218,7 +241,6 @@ pub(crate) fn append(
     }
     let write_err = |source: io::Error| MboxError::Write {
         path: path.to_path_buf(),
-        recipient: envelope.recipient.clone(),
         source,
     };
     let offset = if regular {
@@ -235,13 +257,12 @@ pub(crate) fn append(
     if regular && limit > 0 && offset + bytes.len() as u64 > limit {
         return Err(MboxError::SizeLimit {
             path: path.to_path_buf(),
-            recipient: envelope.recipient.clone(),
             limit,
         });
     }
-    let written =
-        file.write_all(&bytes)
-            .and_then(|()| if regular { file.sync_all() } else { Ok(()) });
+    let written = file
+        .write_all(&bytes)
+        .and_then(|()| if regular { file.sync_all() } else { Ok(()) });
     if let Err(e) = written {
         // mail_copy.c: give the mailbox back its old length, before the lock goes.
         if regular {

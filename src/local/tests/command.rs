@@ -280,3 +280,29 @@ fn runs_as_the_recipient_when_root() {
         other => panic!("{other}"),
     }
 }
+
+#[test]
+fn background_children_holding_the_pipes_cannot_hang_delivery() {
+    let settings = CommandSettings {
+        command_time_limit: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let u = user(dir.path().to_path_buf());
+    let big = vec![b'z'; 1 << 20];
+    for command in [
+        // Keeps our output pipe open after the command has exited.
+        "sleep 60 & exit 0",
+        // Keeps stdin open without reading it, so the message write blocks.
+        "exec 3<&0; sleep 60 <&3 >/dev/null 2>&1 & exit 0",
+    ] {
+        let started = Instant::now();
+        let err = deliver_command(command, None, &envelope(), &big, &u, &context(), &settings)
+            .unwrap_err();
+        assert!(
+            matches!(err, CommandError::TimeLimit { .. }),
+            "{command}: {err}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{command}");
+    }
+}

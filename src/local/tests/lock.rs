@@ -45,13 +45,21 @@ fn fcntl_lock_held_by_another_process_times_out_with_a_deferral() {
     let mbox = dir.path().join("bob");
     let mut holder = fcntl_holder(&mbox, 30.0);
     let started = Instant::now();
-    let err = deliver_mbox(&mbox, &envelope(), CONTENT, &settings("fcntl", 4), None).unwrap_err();
+    let err = deliver_mbox(
+        &mbox,
+        "bob",
+        &envelope(),
+        CONTENT,
+        &settings("fcntl", 4),
+        None,
+    )
+    .unwrap_err();
     let waited = started.elapsed();
     holder.kill().unwrap();
     holder.wait().unwrap();
 
     assert!(
-        matches!(err, MboxError::Lock(LockError::Kernel { .. })),
+        matches!(err.source, MboxError::Lock(LockError::Kernel { .. })),
         "{err}"
     );
     assert_eq!(err.dsn(), "4.2.0");
@@ -70,6 +78,7 @@ fn fcntl_lock_released_during_retries_lets_delivery_through() {
     let started = Instant::now();
     let done = deliver_mbox(
         &mbox,
+        "bob",
         &envelope(),
         CONTENT,
         &settings("fcntl, dotlock", 20),
@@ -100,7 +109,7 @@ fn a_thread_holding_the_lock_makes_another_thread_wait() {
     let path = mbox.clone();
     let s2 = s.clone();
     let worker = std::thread::spawn(move || {
-        let r = deliver_mbox(&path, &envelope(), CONTENT, &s2, None);
+        let r = deliver_mbox(&path, "bob", &envelope(), CONTENT, &s2, None);
         tx.send(()).unwrap();
         r
     });
@@ -129,7 +138,15 @@ fn flock_style_waits_for_flock_holder() {
     BufReader::new(holder.stdout.as_mut().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let err = deliver_mbox(&mbox, &envelope(), CONTENT, &settings("flock", 3), None).unwrap_err();
+    let err = deliver_mbox(
+        &mbox,
+        "bob",
+        &envelope(),
+        CONTENT,
+        &settings("flock", 3),
+        None,
+    )
+    .unwrap_err();
     let _ = nix::sys::signal::killpg(
         nix::unistd::Pid::from_raw(holder.id() as i32),
         nix::sys::signal::Signal::SIGKILL,
@@ -146,9 +163,17 @@ fn fresh_dotlock_defers_and_stale_dotlock_is_broken() {
     let lock_file = dir.path().join("bob.lock");
     fs::write(&lock_file, b"").unwrap();
 
-    let err = deliver_mbox(&mbox, &envelope(), CONTENT, &settings("dotlock", 3), None).unwrap_err();
+    let err = deliver_mbox(
+        &mbox,
+        "bob",
+        &envelope(),
+        CONTENT,
+        &settings("dotlock", 3),
+        None,
+    )
+    .unwrap_err();
     assert!(
-        matches!(err, MboxError::Lock(LockError::DotLock { .. })),
+        matches!(err.source, MboxError::Lock(LockError::DotLock { .. })),
         "{err}"
     );
     assert_eq!(err.severity(), Severity::Temporary);
@@ -158,7 +183,7 @@ fn fresh_dotlock_defers_and_stale_dotlock_is_broken() {
     // stale_lock_time = 0: once a second has passed, the lock counts as stale.
     let mut s = settings("dotlock", 30);
     s.lock.stale_lock_time = Duration::ZERO;
-    deliver_mbox(&mbox, &envelope(), CONTENT, &s, None).unwrap();
+    deliver_mbox(&mbox, "bob", &envelope(), CONTENT, &s, None).unwrap();
     assert!(!lock_file.exists());
 }
 

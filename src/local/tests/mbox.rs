@@ -53,11 +53,12 @@ fn appends_with_from_line_quoting_and_blank_line_and_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let mbox = settings_spool(dir.path());
     let s = settings();
-    let first = deliver_mbox(&mbox, &envelope(), CONTENT, &s, None).unwrap();
+    let first = deliver_mbox(&mbox, "bob", &envelope(), CONTENT, &s, None).unwrap();
     let mut bounce = envelope();
     bounce.sender.clear();
     let second = deliver_mbox(
         &mbox,
+        "bob",
         &bounce,
         b"Subject: bounce\n\nno final newline",
         &s,
@@ -109,16 +110,16 @@ fn mailbox_size_limit_bounces_without_changing_the_mailbox() {
     let dir = tempfile::tempdir().unwrap();
     let mbox = dir.path().join("bob");
     let mut s = settings();
-    deliver_mbox(&mbox, &envelope(), CONTENT, &s, None).unwrap();
+    deliver_mbox(&mbox, "bob", &envelope(), CONTENT, &s, None).unwrap();
     let before = fs::read(&mbox).unwrap();
     s.mailbox_size_limit = before.len() as u64 + 10;
-    let err = deliver_mbox(&mbox, &envelope(), CONTENT, &s, None).unwrap_err();
-    assert!(matches!(err, MboxError::SizeLimit { .. }), "{err}");
+    let err = deliver_mbox(&mbox, "bob", &envelope(), CONTENT, &s, None).unwrap_err();
+    assert!(matches!(err.source, MboxError::SizeLimit { .. }), "{err}");
     assert_eq!(err.dsn(), "5.2.2");
     assert_eq!(err.severity(), Severity::Permanent);
     assert!(
         err.to_string().starts_with(&format!(
-            "cannot update mailbox {} for user bob@example.com.",
+            "cannot update mailbox {} for user bob. error writing message: File too large",
             mbox.display()
         )),
         "{err}"
@@ -133,19 +134,20 @@ fn symlinked_and_non_regular_mailboxes_are_refused() {
     fs::write(&target, b"").unwrap();
     let link = dir.path().join("bob");
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    let err = deliver_mbox(&link, &envelope(), CONTENT, &settings(), None).unwrap_err();
-    assert!(matches!(err, MboxError::Open { .. }), "{err}");
+    let err = deliver_mbox(&link, "bob", &envelope(), CONTENT, &settings(), None).unwrap_err();
+    assert!(matches!(err.source, MboxError::Open { .. }), "{err}");
     assert_eq!(fs::metadata(&target).unwrap().len(), 0);
 
     let err = deliver_mbox(
         std::path::Path::new("/dev/null"),
+        "bob",
         &envelope(),
         CONTENT,
         &settings(),
         None,
     )
     .unwrap_err();
-    assert!(matches!(err, MboxError::NotRegular { .. }), "{err}");
+    assert!(matches!(err.source, MboxError::NotRegular { .. }), "{err}");
     assert_eq!(err.dsn(), "5.2.0");
 }
 
@@ -159,8 +161,9 @@ fn strict_ownership_defers_a_mailbox_owned_by_someone_else() {
         uid: me.wrapping_add(4321),
         gid: 4321,
     };
-    let err = deliver_mbox(&mbox, &envelope(), CONTENT, &settings(), Some(other)).unwrap_err();
-    assert!(matches!(err, MboxError::NotOwned { .. }), "{err}");
+    let err =
+        deliver_mbox(&mbox, "bob", &envelope(), CONTENT, &settings(), Some(other)).unwrap_err();
+    assert!(matches!(err.source, MboxError::NotOwned { .. }), "{err}");
     assert_eq!(err.severity(), Severity::Temporary);
 }
 
@@ -188,8 +191,8 @@ fn child_write_fails_half_way() {
     let mut s = settings();
     s.mailbox_size_limit = 0;
     let big = vec![b'x'; 20_000];
-    let err = deliver_mbox(&mbox, &envelope(), &big, &s, None).unwrap_err();
-    assert!(matches!(err, MboxError::Write { .. }), "{err}");
+    let err = deliver_mbox(&mbox, "bob", &envelope(), &big, &s, None).unwrap_err();
+    assert!(matches!(err.source, MboxError::Write { .. }), "{err}");
     assert_eq!(err.dsn(), "5.2.2", "EFBIG is 'mailbox full' (mbox_dsn)");
     assert_eq!(fs::metadata(&mbox).unwrap().len(), before, "truncated back");
     println!("CHILD-OK");
@@ -199,7 +202,7 @@ fn child_write_fails_half_way() {
 fn truncates_to_the_old_size_when_a_write_fails() {
     let dir = tempfile::tempdir().unwrap();
     let mbox = dir.path().join("bob");
-    deliver_mbox(&mbox, &envelope(), CONTENT, &settings(), None).unwrap();
+    deliver_mbox(&mbox, "bob", &envelope(), CONTENT, &settings(), None).unwrap();
     let before = fs::read(&mbox).unwrap();
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
