@@ -2,12 +2,14 @@
 //! `:include:` files recursively into destinations, with a loop guard.
 //!
 //! Mirrors Postfix local/dotforward.c (the `forward_path` search: the first
-//! existing file wins), local/include.c (`:include:` files, absolute paths only) and
-//! util/readlline.c (comment lines, continuation lines). Reads `forward_path` and
+//! existing file wins; unsafe files are ignored with a warning), local/include.c
+//! (`:include:` files: absolute, regular, not world-writable, nesting limit,
+//! each file expanded once) and util/readlline.c (comment and continuation lines). Reads `forward_path` and
 //! `forward_expansion_filter`.
 
 use std::collections::HashSet;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::alias_value::{self, AliasValueError, Destination};
@@ -34,8 +36,7 @@ impl Default for ForwardSettings {
     }
 }
 
-/// Nesting depth at which expansion is taken for a loop (Postfix local(8) gives up
-/// at a comparable alias/include level).
+/// Nesting deeper than this bounces (include.c: "nesting limit exceeded").
 pub const MAX_NESTING: usize = 100;
 
 /// A destination together with the class it came from, for the
@@ -44,22 +45,39 @@ pub const MAX_NESTING: usize = 100;
 pub struct Routed {
     pub destination: Destination,
     pub origin: Origin,
+    /// Owner of the `:include:` file that listed it. include.c runs commands and
+    /// file deliveries from a root-owned alias with this user's rights.
+    pub include_owner: Option<u32>,
+}
+
+/// What the `forward_path` search found (dotforward.c).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForwardFile {
+    /// No candidate exists: deliver to the mailbox.
+    Absent,
+    /// The first existing candidate may not be used (not a regular file, owned by
+    /// someone else, world-writable, unreadable, or listing nothing). Postfix logs
+    /// a warning and delivers to the mailbox.
+    Ignored { path: PathBuf, reason: String },
+    /// Forward to these destinations.
+    Found {
+        path: PathBuf,
+        destinations: Vec<Destination>,
+    },
 }
 
 /// Why a `.forward` or `:include:` file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ForwardError {
-    #[error("cannot open file {path}: {source}")]
-    Read { path: PathBuf, source: io::Error },
     #[error("cannot open include file {path}: {source}")]
     Include { path: PathBuf, source: io::Error },
-    #[error("{path} is not a regular file")]
+    #[error(":include: file {path} is not a regular file")]
     NotRegular { path: PathBuf },
-    #[error(":include: file name is not absolute: {path}")]
+    #[error(":include: file {path} is world writable")]
+    WorldWritable { path: PathBuf },
+    #[error(":include:{path} uses a relative path")]
     NotAbsolute { path: PathBuf },
-    #[error("mail forwarding loop: {path} includes itself")]
-    Loop { path: PathBuf },
-    #[error("mail forwarding loop: :include: nesting deeper than {MAX_NESTING} at {path}")]
+    #[error(":include: nesting limit exceeded for {path}")]
     TooDeep { path: PathBuf },
     #[error("{path}: {source}")]
     Syntax {
@@ -71,19 +89,18 @@ pub enum ForwardError {
 }
 
 impl ForwardError {
-    /// RFC 3463 code: loops 5.4.6; a missing or unreadable include file bounces
-    /// (5.3.0), other read errors defer; configuration errors defer (4.3.5).
+    /// RFC 3463 code. include.c bounces every unusable include file as a "mail
+    /// system configuration error" (5.3.5) and too deep nesting as 5.4.6. A file
+    /// that cannot be parsed is deferred (4.3.5) so that its owner can repair it
+    /// without mail being returned; a bad `forward_path` defers as well.
     pub fn dsn(&self) -> &'static str {
         match self {
-            ForwardError::Read { .. } => "4.3.0",
-            ForwardError::Include { source, .. } => match source.kind() {
-                io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => "5.3.0",
-                _ => "4.3.0",
-            },
-            ForwardError::NotRegular { .. } | ForwardError::NotAbsolute { .. } => "5.3.0",
-            ForwardError::Loop { .. } | ForwardError::TooDeep { .. } => "5.4.6",
-            ForwardError::Syntax { .. } => "5.3.0",
-            ForwardError::Expand(_) => "4.3.5",
+            ForwardError::Include { .. }
+            | ForwardError::NotRegular { .. }
+            | ForwardError::WorldWritable { .. }
+            | ForwardError::NotAbsolute { .. } => "5.3.5",
+            ForwardError::TooDeep { .. } => "5.4.6",
+            ForwardError::Syntax { .. } | ForwardError::Expand(_) => "4.3.5",
         }
     }
 
@@ -114,47 +131,50 @@ pub fn forward_paths(
     Ok(paths)
 }
 
-/// Reads the first existing file of `paths` (dotforward.c stops at the first one it
-/// can open). `Ok(None)` when none exists.
-pub fn read_first_forward(
-    paths: &[PathBuf],
-) -> Result<Option<(PathBuf, Vec<Destination>)>, ForwardError> {
-    for path in paths {
-        if let Some(dests) = read_forward(path)? {
-            return Ok(Some((path.clone(), dests)));
-        }
-    }
-    Ok(None)
-}
-
-/// Reads one `.forward` file. `Ok(None)` when it does not exist.
-pub fn read_forward(path: &Path) -> Result<Option<Vec<Destination>>, ForwardError> {
-    match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(ForwardError::Read {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
-        Ok(meta) if !meta.file_type().is_file() && !meta.file_type().is_symlink() => {
-            return Err(ForwardError::NotRegular {
-                path: path.to_path_buf(),
-            })
-        }
-        Ok(_) => {}
-    }
-    let text = match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(ForwardError::Read {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
+/// Searches `paths` for the recipient's forward file as dotforward.c does: the
+/// first name that exists (lstat) is the one, and it is used only when it is a
+/// regular file (not a symlink) owned by `uid` or root, not world-writable, and
+/// readable.
+pub fn find_forward(paths: &[PathBuf], uid: u32) -> Result<ForwardFile, ForwardError> {
+    let Some((path, meta)) = paths
+        .iter()
+        .find_map(|p| std::fs::symlink_metadata(p).ok().map(|m| (p.clone(), m)))
+    else {
+        return Ok(ForwardFile::Absent);
     };
-    parse_file(path, &text).map(Some)
+    let ignore = |reason: String| {
+        log::warn!("{reason}");
+        Ok(ForwardFile::Ignored {
+            path: path.clone(),
+            reason,
+        })
+    };
+    if !meta.file_type().is_file() {
+        return ignore(format!("file {} is not a regular file", path.display()));
+    }
+    if meta.uid() != 0 && meta.uid() != uid {
+        return ignore(format!(
+            "file {} has bad owner uid {}",
+            path.display(),
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o002 != 0 {
+        return ignore(format!("file {} is world writable", path.display()));
+    }
+    let text = match std::fs::read(&path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => return ignore(format!("cannot open file {}: {e}", path.display())),
+    };
+    let destinations = parse_file(&path, &text)?;
+    if destinations.is_empty() {
+        // dotforward.c: a file without addresses does not count as forwarding.
+        return Ok(ForwardFile::Ignored {
+            path,
+            reason: "no destinations".to_string(),
+        });
+    }
+    Ok(ForwardFile::Found { path, destinations })
 }
 
 /// Parses the text of a `.forward` or `:include:` file.
@@ -174,7 +194,6 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Vec<Destination>, ForwardEr
 /// with white space to the one before.
 pub fn logical_lines(text: &str) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
-    let mut continuable = false;
     for raw in text.lines() {
         let trimmed = raw.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
@@ -182,37 +201,36 @@ pub fn logical_lines(text: &str) -> Vec<String> {
         }
         let continues = raw.starts_with([' ', '\t']);
         match lines.last_mut() {
-            Some(last) if continues && continuable => {
+            Some(last) if continues => {
                 last.push(' ');
                 last.push_str(trimmed);
             }
             _ => lines.push(trimmed.to_string()),
         }
-        continuable = true;
     }
     lines
 }
 
 /// Replaces every `:include:` destination by the destinations in that file,
 /// recursively. Everything read from an include file has origin
-/// [`Origin::Include`]; the rest keeps `origin`. A file that includes itself
-/// (directly or not) is a loop; a file included twice side by side is read once
-/// (Postfix's duplicate filter).
+/// [`Origin::Include`] and carries the file's owner; the rest keeps `origin`. As
+/// Postfix's duplicate filter does, a file already expanded once (a second
+/// mention, or one that includes itself) is skipped, which ends include loops.
 pub fn expand_includes(
     dests: Vec<Destination>,
     origin: Origin,
 ) -> Result<Vec<Routed>, ForwardError> {
     let mut out = Vec::new();
-    let mut chain = Vec::new();
     let mut seen = HashSet::new();
-    expand_level(dests, origin, &mut chain, &mut seen, &mut out)?;
+    expand_level(dests, origin, None, 0, &mut seen, &mut out)?;
     Ok(out)
 }
 
 fn expand_level(
     dests: Vec<Destination>,
     origin: Origin,
-    chain: &mut Vec<PathBuf>,
+    include_owner: Option<u32>,
+    depth: usize,
     seen: &mut HashSet<PathBuf>,
     out: &mut Vec<Routed>,
 ) -> Result<(), ForwardError> {
@@ -223,10 +241,15 @@ fn expand_level(
                 out.push(Routed {
                     destination: other,
                     origin,
+                    include_owner,
                 });
                 continue;
             }
         };
+        if depth >= MAX_NESTING {
+            log::warn!(":include: nesting limit exceeded for {}", path.display());
+            return Err(ForwardError::TooDeep { path });
+        }
         if !path.is_absolute() {
             return Err(ForwardError::NotAbsolute { path });
         }
@@ -234,13 +257,8 @@ fn expand_level(
             path: path.clone(),
             source,
         };
+        // Symlinked include files are allowed (include.c uses stat, not lstat).
         let canonical = std::fs::canonicalize(&path).map_err(include_err)?;
-        if chain.contains(&canonical) {
-            return Err(ForwardError::Loop { path });
-        }
-        if chain.len() >= MAX_NESTING {
-            return Err(ForwardError::TooDeep { path });
-        }
         if !seen.insert(canonical.clone()) {
             continue;
         }
@@ -248,12 +266,19 @@ fn expand_level(
         if !meta.is_file() {
             return Err(ForwardError::NotRegular { path });
         }
+        if meta.mode() & 0o002 != 0 {
+            return Err(ForwardError::WorldWritable { path });
+        }
         let bytes = std::fs::read(&canonical).map_err(include_err)?;
         let inner = parse_file(&path, &String::from_utf8_lossy(&bytes))?;
-        chain.push(canonical);
-        let result = expand_level(inner, Origin::Include, chain, seen, out);
-        chain.pop();
-        result?;
+        expand_level(
+            inner,
+            Origin::Include,
+            Some(meta.uid()),
+            depth + 1,
+            seen,
+            out,
+        )?;
     }
     Ok(())
 }

@@ -19,7 +19,7 @@
 //! - [`maildir::deliver_maildir`], [`mbox::deliver_mbox`], [`file::deliver_file`],
 //!   [`command::deliver_command`] deliver one message to one destination;
 //! - [`alias_value::parse_value`], [`forward::forward_paths`],
-//!   [`forward::read_forward`], [`forward::expand_includes`] turn alias values and
+//!   [`forward::find_forward`], [`forward::expand_includes`] turn alias values and
 //!   `.forward` files into [`alias_value::Destination`]s.
 #![allow(dead_code)] // wired in by qmgr (issue 4)
 
