@@ -21,8 +21,19 @@ pub enum Destination {
     Command(String),
     /// `/path`: append to a file (or a Maildir when the path ends in `/`).
     File(PathBuf),
+    /// `~/path`: a file under the home directory of the user whose `.forward` or
+    /// alias this is (token.c); resolve with [`Destination::home_file`].
+    HomeFile(PathBuf),
     /// `:include:/path`: read more destinations from a file.
     Include(PathBuf),
+}
+
+impl Destination {
+    /// The absolute file a [`Destination::HomeFile`] names for a user whose home
+    /// directory is `home` (a home of `/` gives `/path`, as token.c does).
+    pub fn home_file(relative: &std::path::Path, home: &std::path::Path) -> PathBuf {
+        home.join(relative)
+    }
 }
 
 /// An alias value that cannot be split.
@@ -32,6 +43,8 @@ pub enum AliasValueError {
     Quote { value: String },
     #[error("unbalanced parenthesis or bracket in alias value: {value}")]
     Bracket { value: String },
+    #[error("bad home directory syntax for: {token}")]
+    HomeSyntax { token: String },
     #[error("empty :include: file name in alias value: {value}")]
     EmptyInclude { value: String },
 }
@@ -173,6 +186,13 @@ fn classify(token: Token, value: &str) -> Result<Destination, AliasValueError> {
     if text.starts_with('/') {
         return Ok(Destination::File(PathBuf::from(text)));
     }
+    if let Some(rest) = text.strip_prefix('~') {
+        // token.c allows ~/path only; ~user/path is refused.
+        return match rest.strip_prefix('/') {
+            Some(path) => Ok(Destination::HomeFile(PathBuf::from(path))),
+            None => Err(AliasValueError::HomeSyntax { token: text }),
+        };
+    }
     if text.len() >= 9 && text[..9].eq_ignore_ascii_case(":include:") {
         let path = text[9..].trim();
         if path.is_empty() {
@@ -222,7 +242,7 @@ mod tests {
     #[test]
     fn commands_files_includes_and_literal_users() {
         let d = parse_value(
-            "\\bob, \"|/usr/bin/vacation bob\", |/usr/bin/procmail -a x, /var/log/mail.copy, :include:/etc/mail/staff, \"/tmp/my file\"",
+            "\\bob, \"|/usr/bin/vacation bob\", |/usr/bin/procmail -a x, /var/log/mail.copy, :include:/etc/mail/staff, \"/tmp/my file\", ~/Mail/inbox",
         )
         .unwrap();
         assert_eq!(
@@ -237,6 +257,7 @@ mod tests {
                 Destination::File("/var/log/mail.copy".into()),
                 Destination::Include("/etc/mail/staff".into()),
                 Destination::File("/tmp/my file".into()),
+                Destination::HomeFile("Mail/inbox".into()),
             ]
         );
     }
@@ -256,6 +277,10 @@ mod tests {
         assert!(matches!(
             parse_value("a (x"),
             Err(AliasValueError::Bracket { .. })
+        ));
+        assert!(matches!(
+            parse_value("~carol/mbox"),
+            Err(AliasValueError::HomeSyntax { .. })
         ));
         assert!(matches!(
             parse_value(":include:"),

@@ -4,7 +4,8 @@
 //! Mirrors Postfix local/dotforward.c (the `forward_path` search: the first
 //! existing file wins; unsafe files are ignored with a warning), local/include.c
 //! (`:include:` files: absolute, regular, not world-writable, nesting limit,
-//! each file expanded once) and util/readlline.c (comment and continuation lines). Reads `forward_path` and
+//! each file expanded once) and local/token.c (one line at a time, `#` lines
+//! skipped). Reads `forward_path` and
 //! `forward_expansion_filter`.
 
 use std::collections::HashSet;
@@ -190,25 +191,14 @@ pub fn parse_file(path: &Path, text: &str) -> Result<Vec<Destination>, ForwardEr
     Ok(dests)
 }
 
-/// readllines(): drops empty and `#` comment lines and joins a line that starts
-/// with white space to the one before.
+/// The lines of a `.forward` or `:include:` file that carry destinations:
+/// deliver_token_stream() reads one line at a time and skips those that begin
+/// with `#`; there are no continuation lines.
 pub fn logical_lines(text: &str) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    for raw in text.lines() {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let continues = raw.starts_with([' ', '\t']);
-        match lines.last_mut() {
-            Some(last) if continues => {
-                last.push(' ');
-                last.push_str(trimmed);
-            }
-            _ => lines.push(trimmed.to_string()),
-        }
-    }
-    lines
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| line.trim().to_string())
+        .collect()
 }
 
 /// Replaces every `:include:` destination by the destinations in that file,
