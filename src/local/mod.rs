@@ -8,19 +8,25 @@
 //! arrive in plain settings structs (`MboxSettings`, `CommandSettings`, ...) whose
 //! `Default` is Postfix's default, so this module never reads `main.cf` itself.
 //!
-//! What is here: one call per destination kind, each returning the final location or
-//! a typed error that says whether the failure is temporary (defer) or permanent
-//! (bounce) and carries an RFC 3463 code. What is not here: choosing between the
-//! kinds (aliases, then `.forward`, then `mailbox_command`, `home_mailbox`,
-//! `mail_spool_directory`), user look-ups and changing privileges for file writes —
-//! qmgr's local worker (issue 4) does those and calls in here.
+//! What is here: one call per destination kind, each returning where the message
+//! landed or a typed error that says whether the failure is temporary (defer) or
+//! permanent (bounce) and carries an RFC 3463 code (`dsn()`, `severity()`); and the
+//! parsers that turn alias values and `.forward`/`:include:` files into
+//! destinations. What is not here: alias table look-ups, user look-ups, duplicate
+//! elimination across a whole expansion, resubmitting forwarded addresses, and the
+//! privileged helper that writes as the recipient — qmgr's local worker (issue 4)
+//! does those and calls in here.
 //!
 //! Public API:
+//! - [`mailbox::mailbox_target`] picks `mailbox_command`, `home_mailbox` or
+//!   `mail_spool_directory` for a user;
 //! - [`maildir::deliver_maildir`], [`mbox::deliver_mbox`], [`file::deliver_file`],
 //!   [`command::deliver_command`] deliver one message to one destination;
-//! - [`alias_value::parse_value`], [`forward::forward_paths`],
-//!   [`forward::find_forward`], [`forward::expand_includes`] turn alias values and
-//!   `.forward` files into [`alias_value::Destination`]s.
+//! - [`alias_value::parse_value`] splits an alias value into
+//!   [`alias_value::Destination`]s; [`forward::forward_paths`] and
+//!   [`forward::find_forward`] find and read `.forward`;
+//!   [`forward::expand_includes`] expands `:include:` files, tagging each
+//!   destination with its [`Origin`] for `allow_mail_to_commands`/`_files`.
 #![allow(dead_code)] // wired in by qmgr (issue 4)
 
 pub mod alias_value;
@@ -31,6 +37,7 @@ pub mod expand;
 pub mod file;
 pub mod forward;
 pub mod lock;
+pub mod mailbox;
 pub mod maildir;
 pub mod mbox;
 
