@@ -291,24 +291,35 @@ fn open_append(path: &Path, owner: Option<Owner>) -> Result<(File, bool), MboxEr
     opts.append(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .mode(0o600);
-    match opts.open(path) {
-        Ok(file) => {
-            let meta = file.metadata().map_err(open_err)?;
-            if meta.file_type().is_file() && meta.nlink() != 1 {
-                return Err(open_err(io::Error::other("file has 2 or more hard links")));
-            }
-            Ok((file, false))
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let file = opts.create_new(true).open(path).map_err(open_err)?;
-            if let Some(owner) = owner {
-                if nix::unistd::geteuid().is_root() {
-                    std::os::unix::fs::fchown(&file, Some(owner.uid), Some(owner.gid))
-                        .map_err(open_err)?;
+    // safe_open.c retries when another deliverer creates or removes the file
+    // between our two attempts.
+    let mut last = io::Error::from(io::ErrorKind::NotFound);
+    for _ in 0..10 {
+        match opts.open(path) {
+            Ok(file) => {
+                let meta = file.metadata().map_err(open_err)?;
+                if meta.file_type().is_file() && meta.nlink() != 1 {
+                    return Err(open_err(io::Error::other("file has 2 or more hard links")));
                 }
+                return Ok((file, false));
             }
-            Ok((file, true))
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(open_err(e)),
         }
-        Err(e) => Err(open_err(e)),
+        let mut create = opts.clone();
+        match create.create_new(true).open(path) {
+            Ok(file) => {
+                if let Some(owner) = owner {
+                    if nix::unistd::geteuid().is_root() {
+                        std::os::unix::fs::fchown(&file, Some(owner.uid), Some(owner.gid))
+                            .map_err(open_err)?;
+                    }
+                }
+                return Ok((file, true));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
+            Err(e) => return Err(open_err(e)),
+        }
     }
+    Err(open_err(last))
 }

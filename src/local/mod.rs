@@ -33,6 +33,7 @@ pub mod alias_value;
 pub mod command;
 mod command_status;
 pub mod copy;
+pub mod delivered;
 pub mod expand;
 pub mod file;
 pub mod forward;

@@ -206,3 +206,47 @@ fn lock_styles_parse_like_postconf() {
     }
     assert!(LockStyle::parse("fcntl, nfs").is_err());
 }
+
+/// Many delivery threads appending to one mailbox must never interleave: each
+/// lock style alone has to exclude the other threads of this process.
+#[test]
+fn concurrent_threads_never_interleave_in_one_mailbox() {
+    for style in ["fcntl", "dotlock", "flock", "fcntl, dotlock"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mbox = dir.path().join("bob");
+        let mut s = settings(style, 200);
+        s.lock.deliver_lock_delay = Duration::from_millis(5);
+        let workers: Vec<_> = (0..6)
+            .map(|t| {
+                let (mbox, s) = (mbox.clone(), s.clone());
+                std::thread::spawn(move || {
+                    for i in 0..15 {
+                        // Big enough that one write could be split.
+                        let body = format!(
+                            "Subject: {t}/{i}\n\n{}\n",
+                            format!("{t}.{i} ").repeat(20_000)
+                        );
+                        deliver_mbox(&mbox, "bob", &envelope(), body.as_bytes(), &s, None).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        let text = fs::read_to_string(&mbox).unwrap();
+        let messages: Vec<&str> = text.split("\nFrom alice@example.org  ").collect();
+        assert_eq!(messages.len(), 90, "{style}");
+        for m in messages {
+            let subject = m.lines().find_map(|l| l.strip_prefix("Subject: ")).unwrap();
+            let tag = format!("{} ", subject.replace('/', "."));
+            let body = m.split("\n\n").nth(1).unwrap().trim_end();
+            // No body in the failure text: it is 80 kB.
+            assert!(
+                body == tag.repeat(20_000).trim_end(),
+                "{style}: message {subject} was mixed"
+            );
+        }
+        assert!(!dir.path().join("bob.lock").exists());
+    }
+}
