@@ -218,13 +218,17 @@ pub(crate) fn append(
         None
     };
     if regular {
-        // A hard-link count other than 1 means the file was replaced or linked
-        // while we waited for the lock (mbox_open.c, the GNU pop3d check).
+        // A hard-link count other than 1 means the file was removed or linked
+        // while we waited for the lock (mbox_open.c, the GNU pop3d check); a
+        // different file under the name means it was replaced.
         let now = file.metadata().map_err(|source| MboxError::Open {
             path: path.to_path_buf(),
             source,
         })?;
-        if now.nlink() != 1 || now.ino() != meta.ino() {
+        let same_name = std::fs::symlink_metadata(path)
+            .map(|named| named.ino() == now.ino() && named.dev() == now.dev())
+            .unwrap_or(false);
+        if now.nlink() != 1 || !same_name {
             log::warn!("{}: file status changed unexpectedly", path.display());
             return Err(MboxError::Changed {
                 path: path.to_path_buf(),

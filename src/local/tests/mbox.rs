@@ -222,3 +222,28 @@ fn truncates_to_the_old_size_when_a_write_fails() {
     );
     assert_eq!(fs::read(&mbox).unwrap(), before);
 }
+
+#[test]
+fn mailbox_replaced_while_waiting_for_the_lock_defers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mbox = dir.path().join("bob");
+    let mut s = settings();
+    s.lock = super::quick_locks("dotlock", 20);
+    // Hold the dotlock, and while delivery waits for it, replace the mailbox file
+    // as a POP server that rewrites mailboxes would.
+    fs::write(&mbox, b"").unwrap();
+    let lock_file = dir.path().join("bob.lock");
+    fs::write(&lock_file, b"").unwrap();
+    let (path, s2) = (mbox.clone(), s.clone());
+    let worker =
+        std::thread::spawn(move || deliver_mbox(&path, "bob", &envelope(), CONTENT, &s2, None));
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    let replacement = dir.path().join("bob.new");
+    fs::write(&replacement, b"").unwrap();
+    fs::rename(&replacement, &mbox).unwrap();
+    fs::remove_file(&lock_file).unwrap();
+    let err = worker.join().unwrap().unwrap_err();
+    assert!(matches!(err.source, MboxError::Changed { .. }), "{err}");
+    assert_eq!(err.severity(), Severity::Temporary);
+    assert_eq!(fs::metadata(&mbox).unwrap().len(), 0);
+}
