@@ -175,11 +175,7 @@ pub fn verdict(command: &str, end: Termination, output: String) -> Result<(), Co
 
 /// The bounce text for a non-zero exit, worded as pipe_command.c words it.
 pub fn exit_reason(command: &str, status: i32, output: &str) -> String {
-    let tail = if output.is_empty() {
-        String::new()
-    } else {
-        format!(". Command output: {output}")
-    };
+    let tail = output_tail(output);
     match sys_exit_text(status) {
         Some(text) => format!("{text}{tail}"),
         None => format!("Command died with status {status}: \"{command}\"{tail}"),
