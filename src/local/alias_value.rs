@@ -193,8 +193,13 @@ fn classify(token: Token, value: &str) -> Result<Destination, AliasValueError> {
             None => Err(AliasValueError::HomeSyntax { token: text }),
         };
     }
-    if text.len() >= 9 && text[..9].eq_ignore_ascii_case(":include:") {
-        let path = text[9..].trim();
+    // `get` rather than slicing: the first nine bytes may end inside a character.
+    if let Some(path) = text
+        .get(..9)
+        .filter(|head| head.eq_ignore_ascii_case(":include:"))
+        .and_then(|_| text.get(9..))
+    {
+        let path = path.trim();
         if path.is_empty() {
             return Err(AliasValueError::EmptyInclude {
                 value: value.to_string(),
@@ -260,6 +265,12 @@ mod tests {
                 Destination::HomeFile("Mail/inbox".into()),
             ]
         );
+    }
+
+    #[test]
+    fn non_ascii_near_the_start_is_an_address() {
+        let d = parse_value("jörg@example.de, ü").unwrap();
+        assert_eq!(d, vec![addr("jörg@example.de"), addr("ü")]);
     }
 
     #[test]

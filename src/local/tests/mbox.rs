@@ -247,3 +247,38 @@ fn mailbox_replaced_while_waiting_for_the_lock_defers() {
     assert_eq!(err.severity(), Severity::Temporary);
     assert_eq!(fs::metadata(&mbox).unwrap().len(), 0);
 }
+
+#[test]
+fn root_gives_a_new_mailbox_to_its_owner() {
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mbox = dir.path().join("nobody");
+    let owner = crate::local::mbox::Owner {
+        uid: 65534,
+        gid: 65534,
+    };
+    deliver_mbox(
+        &mbox,
+        "nobody",
+        &envelope(),
+        CONTENT,
+        &settings(),
+        Some(owner),
+    )
+    .unwrap();
+    let meta = fs::metadata(&mbox).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+    // Now owned by the recipient, the next delivery passes the ownership check.
+    deliver_mbox(
+        &mbox,
+        "nobody",
+        &envelope(),
+        CONTENT,
+        &settings(),
+        Some(owner),
+    )
+    .unwrap();
+}
