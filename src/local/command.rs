@@ -225,7 +225,11 @@ pub fn deliver_command(
         let _ = out_tx.send(read_limited(&mut reader));
     });
 
-    let deadline = Instant::now() + settings.command_time_limit;
+    // A limit too large for the clock means "no limit" in practice: a year.
+    let started = Instant::now();
+    let deadline = started
+        .checked_add(settings.command_time_limit)
+        .unwrap_or(started + Duration::from_secs(365 * 86400));
     let mut end = wait_until(&mut child, deadline);
     // Background children may hold the output or input pipe after the command
     // exits; the time limit covers them too, and killing the group ends both pipes.

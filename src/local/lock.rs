@@ -241,8 +241,8 @@ pub fn dot_lock(path: &Path, settings: &LockSettings) -> Result<PathBuf, LockErr
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
                 .unwrap_or(0);
-            let stale = settings.stale_lock_time.as_secs() as i64;
-            if now > meta.ctime() + stale {
+            let stale = i64::try_from(settings.stale_lock_time.as_secs()).unwrap_or(i64::MAX);
+            if now > meta.ctime().saturating_add(stale) {
                 if let Err(e) = std::fs::remove_file(&lock_file) {
                     if e.kind() != io::ErrorKind::NotFound {
                         return Err(LockError::DotLock {
