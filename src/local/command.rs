@@ -206,47 +206,18 @@ pub fn deliver_command(
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     let input = copy::render(envelope, content, flags, now);
-    let (in_tx, in_rx) = crossbeam_channel::bounded(1);
-    if let Some(mut stdin) = child.stdin.take() {
-        thread::spawn(move || {
-            // A command that stops reading early is not an error (pipe_command.c).
-            let result = match stdin.write_all(&input) {
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-                other => other,
-            };
-            let _ = in_tx.send(result);
-        });
-    } else {
-        let _ = in_tx.send(Ok(()));
-    }
-    let (out_tx, out_rx) = crossbeam_channel::bounded(1);
-    let mut reader = std::fs::File::from(out_read);
-    thread::spawn(move || {
-        let _ = out_tx.send(read_limited(&mut reader));
-    });
-
     // A limit too large for the clock means "no limit" in practice: a year.
     let started = Instant::now();
     let deadline = started
         .checked_add(settings.command_time_limit)
         .unwrap_or(started + Duration::from_secs(365 * 86400));
-    let mut end = wait_until(&mut child, deadline);
-    // Background children may hold the output or input pipe after the command
-    // exits; the time limit covers them too, and killing the group ends both pipes.
-    let give_up = |end: &mut Termination| {
-        if *end != Termination::TimedOut {
-            *end = Termination::TimedOut;
+    let (end, output, written) = match supervise(&mut child, input, out_read, deadline) {
+        Ok(done) => done,
+        Err(source) => {
             kill_group(&child);
+            let _ = child.wait();
+            return Err(spawn_err(source));
         }
-        Duration::from_secs(1)
-    };
-    let output = match out_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-        Ok(raw) => raw,
-        Err(_) => out_rx.recv_timeout(give_up(&mut end)).unwrap_or_default(),
-    };
-    let written = match in_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-        Ok(result) => result,
-        Err(_) => in_rx.recv_timeout(give_up(&mut end)).unwrap_or(Ok(())),
     };
     if end == Termination::TimedOut {
         log::warn!(
@@ -260,6 +231,68 @@ pub fn deliver_command(
         command: command.to_string(),
         source,
     })
+}
+
+/// Feeds `input` to the command and collects its output on helper threads while
+/// waiting for it to end, all within `deadline`. Background children may hold the
+/// output or input pipe after the command exits; the deadline covers them too,
+/// and killing the process group ends both pipes. `Err` only when a helper thread
+/// cannot be started.
+fn supervise(
+    child: &mut Child,
+    input: Vec<u8>,
+    out_read: std::os::fd::OwnedFd,
+    deadline: Instant,
+) -> io::Result<(Termination, Vec<u8>, io::Result<()>)> {
+    let (in_tx, in_rx) = crossbeam_channel::bounded(1);
+    match child.stdin.take() {
+        Some(mut stdin) => {
+            thread::Builder::new()
+                .name("local-cmd-in".into())
+                .spawn(move || {
+                    // A command that stops reading early is not an error
+                    // (pipe_command.c).
+                    let result = match stdin.write_all(&input) {
+                        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                        other => other,
+                    };
+                    let _ = in_tx.send(result);
+                })?;
+        }
+        None => {
+            let _ = in_tx.send(Ok(()));
+        }
+    }
+    let (out_tx, out_rx) = crossbeam_channel::bounded(1);
+    let mut reader = std::fs::File::from(out_read);
+    thread::Builder::new()
+        .name("local-cmd-out".into())
+        .spawn(move || {
+            let _ = out_tx.send(read_limited(&mut reader));
+        })?;
+
+    let mut end = wait_until(child, deadline);
+    let give_up = |end: &mut Termination, child: &Child| {
+        if *end != Termination::TimedOut {
+            *end = Termination::TimedOut;
+            kill_group(child);
+        }
+        Duration::from_secs(1)
+    };
+    let left = || deadline.saturating_duration_since(Instant::now());
+    let output = match out_rx.recv_timeout(left()) {
+        Ok(raw) => raw,
+        Err(_) => out_rx
+            .recv_timeout(give_up(&mut end, child))
+            .unwrap_or_default(),
+    };
+    let written = match in_rx.recv_timeout(left()) {
+        Ok(result) => result,
+        Err(_) => in_rx
+            .recv_timeout(give_up(&mut end, child))
+            .unwrap_or(Ok(())),
+    };
+    Ok((end, output, written))
 }
 
 /// `/bin/sh -c command`, or `local_command_shell` split on whitespace with the
