@@ -8,6 +8,7 @@
 mod cli;
 mod config;
 mod dns;
+mod local;
 mod log;
 mod mail;
 mod maps;
