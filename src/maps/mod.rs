@@ -1,1 +1,205 @@
-//! Lookup tables behind one trait, opened by `type:name` (STUB: being built).
+//! Lookup tables behind one trait, opened by `type:name`.
+//!
+//! Mirrors Postfix's dict(3) layer (`dict_open.c` and one `dict_*.c` per type) and
+//! DATABASE_README. Types: `hash`, `btree`, `lmdb` (an indexed file built by
+//! `postmap`/`postalias`, stored as SQLite: see `indexed`), `texthash`, `inline`,
+//! `static`, `regexp`, `pcre`, `cidr`. Other Postfix types (`ldap`, `mysql`, `cdb`,
+//! ...) fail with Postfix's `unsupported dictionary type: NAME`.
+//!
+//! main.cf parameters read: none here; callers pass `default_database_type` etc.
+//!
+//! Public API:
+//! - `open(spec, flags) -> Result<Box<dyn Map>, MapError>`: a table for lookups.
+//! - `open_for_update(spec, flags)`: an indexed table for `insert`/`delete`.
+//! - `create(spec, flags) -> Result<indexed::Builder, MapError>`: build a new
+//!   indexed table that replaces the old one atomically on `finish()`.
+//! - `lookup_first(map, keys)`: the first key of an ordered list that is found.
+//! - `keys`: the partial-key search orders of access(5) and smtp_tls_policy_maps.
+
+mod cidr;
+mod error;
+pub mod indexed;
+mod inline;
+pub mod keys;
+mod pattern;
+mod pcre;
+mod regexp;
+pub mod source;
+mod texthash;
+
+pub use error::MapError;
+
+/// What to do with a key that is already in the table (postmap `-r`, `-w`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Duplicates {
+    /// Keep the first value and warn, as Postfix does by default.
+    #[default]
+    Warn,
+    /// Keep the first value silently (`-w`).
+    Ignore,
+    /// Replace the value (`-r`).
+    Replace,
+}
+
+/// How a table is opened: Postfix's DICT_FLAG_FOLD_FIX and DICT_FLAG_DUP_*.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenFlags {
+    /// Fold keys to lower case at build and query (off with postmap `-f`).
+    pub fold: bool,
+    /// Duplicate-key policy for builds and `insert`.
+    pub duplicates: Duplicates,
+}
+
+impl Default for OpenFlags {
+    fn default() -> Self {
+        OpenFlags {
+            fold: true,
+            duplicates: Duplicates::Warn,
+        }
+    }
+}
+
+/// One lookup table. Lookups take `&self`; only indexed tables opened with
+/// `open_for_update` accept `insert`/`delete`.
+pub trait Map: Send {
+    /// The table as the user named it (`hash:/etc/postfix/access`).
+    fn spec(&self) -> &str;
+
+    /// The value for `key`, or `None`. Case folding is done here, per the type.
+    fn lookup(&self, key: &str) -> Result<Option<String>, MapError>;
+
+    /// Calls `f` for every entry (postmap `-s`), in the table's own order.
+    fn for_each(&self, _f: &mut dyn FnMut(&str, &str)) -> Result<(), MapError> {
+        Err(MapError::Unsupported {
+            table: self.spec().to_string(),
+            operation: "sequence",
+        })
+    }
+
+    /// Adds an entry; `Ok(false)` when the key existed and was kept (duplicate).
+    fn insert(&mut self, _key: &str, _value: &str) -> Result<bool, MapError> {
+        Err(MapError::ReadOnly {
+            table: self.spec().to_string(),
+        })
+    }
+
+    /// Deletes `key`; `Ok(false)` when it was not there.
+    fn delete(&mut self, _key: &str) -> Result<bool, MapError> {
+        Err(MapError::ReadOnly {
+            table: self.spec().to_string(),
+        })
+    }
+
+    /// Makes `insert`/`delete` changes durable. A table dropped without `commit`
+    /// keeps its old contents.
+    fn commit(&mut self) -> Result<(), MapError> {
+        Ok(())
+    }
+}
+
+/// Splits `type:name`; `None` when there is no colon.
+pub fn split_spec(spec: &str) -> Option<(&str, &str)> {
+    spec.split_once(':')
+}
+
+/// Folds a key to lower case as Postfix's casefolding does (ASCII fast path).
+pub fn fold(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.is_ascii() {
+        if key.bytes().any(|b| b.is_ascii_uppercase()) {
+            std::borrow::Cow::Owned(key.to_ascii_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(key)
+        }
+    } else {
+        std::borrow::Cow::Owned(key.to_lowercase())
+    }
+}
+
+fn unsupported(kind: &str) -> MapError {
+    MapError::UnsupportedType {
+        kind: kind.to_string(),
+    }
+}
+
+fn parse_spec(spec: &str) -> Result<(&str, &str), MapError> {
+    split_spec(spec).ok_or_else(|| MapError::NoType {
+        spec: spec.to_string(),
+    })
+}
+
+/// Opens `type:name` for lookups.
+pub fn open(spec: &str, flags: OpenFlags) -> Result<Box<dyn Map>, MapError> {
+    let (kind, name) = parse_spec(spec)?;
+    Ok(match kind {
+        "hash" | "btree" | "lmdb" => Box::new(indexed::IndexedMap::open(kind, name, flags)?),
+        "texthash" => Box::new(texthash::TexthashMap::open(name, flags)?),
+        "inline" => Box::new(inline::InlineMap::open(name, flags)?),
+        "static" => Box::new(inline::StaticMap::open(name)),
+        "regexp" => Box::new(regexp::RegexpMap::open(name)?),
+        "pcre" => Box::new(pcre::PcreMap::open(name)?),
+        "cidr" => Box::new(cidr::CidrMap::open(name)?),
+        other => return Err(unsupported(other)),
+    })
+}
+
+/// Opens an existing indexed table for `insert`/`delete` (postmap `-i`, `-d`).
+pub fn open_for_update(spec: &str, flags: OpenFlags) -> Result<Box<dyn Map>, MapError> {
+    let (kind, name) = parse_spec(spec)?;
+    match kind {
+        "hash" | "btree" | "lmdb" => Ok(Box::new(indexed::IndexedMap::open_update(
+            kind, name, flags,
+        )?)),
+        "texthash" | "inline" | "static" | "regexp" | "pcre" | "cidr" => Err(MapError::ReadOnly {
+            table: spec.to_string(),
+        }),
+        other => Err(unsupported(other)),
+    }
+}
+
+/// Starts building a new indexed table `type:name` from scratch (postmap without
+/// `-i`). Other types cannot be built, as in Postfix.
+pub fn create(spec: &str, flags: OpenFlags) -> Result<indexed::Builder, MapError> {
+    let (kind, name) = parse_spec(spec)?;
+    match kind {
+        "hash" | "btree" | "lmdb" => indexed::Builder::new(kind, name, flags),
+        "texthash" | "inline" | "static" | "regexp" | "pcre" | "cidr" => {
+            Err(MapError::NoBulkCreate {
+                kind: kind.to_string(),
+            })
+        }
+        other => Err(unsupported(other)),
+    }
+}
+
+/// The first of `keys` found in `map`, with the key that matched.
+pub fn lookup_first<S: AsRef<str>>(
+    map: &dyn Map,
+    keys: &[S],
+) -> Result<Option<(String, String)>, MapError> {
+    for k in keys {
+        if let Some(v) = map.lookup(k.as_ref())? {
+            return Ok(Some((k.as_ref().to_string(), v)));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_types_use_postfix_text() {
+        let e = open("ldap:/etc/x", OpenFlags::default())
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("unsupported dictionary type: ldap"));
+    }
+
+    #[test]
+    fn lookup_first_returns_first_hit() {
+        let m = open("inline:{a=1, b=2}", OpenFlags::default()).unwrap();
+        let hit = lookup_first(m.as_ref(), &["x", "b", "a"]).unwrap();
+        assert_eq!(hit, Some(("b".to_string(), "2".to_string())));
+    }
+}

@@ -1,0 +1,89 @@
+//! `texthash:` tables: a postmap(1) source file read into memory at open.
+//!
+//! Mirrors Postfix `util/dict_thash.c`: same source syntax as `hash:` (see
+//! `source`), keys folded unless `-f`, duplicates warned with the source line,
+//! read-only, no `postmap` build step.
+//!
+//! main.cf parameters read: none.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::source::{for_each_logical_line, read_file, split_key_value};
+use super::{fold, Duplicates, Map, MapError, OpenFlags};
+
+/// A text table held in memory.
+pub struct TexthashMap {
+    spec: String,
+    flags: OpenFlags,
+    /// Entries in source order, for `-s`.
+    entries: Vec<(String, String)>,
+    index: HashMap<String, usize>,
+}
+
+impl TexthashMap {
+    /// Reads `name` now; later changes to the file are not seen.
+    pub fn open(name: &str, flags: OpenFlags) -> Result<TexthashMap, MapError> {
+        let path = Path::new(name);
+        let bytes = read_file(path)?;
+        let mut map = TexthashMap {
+            spec: format!("texthash:{name}"),
+            flags,
+            entries: Vec::new(),
+            index: HashMap::new(),
+        };
+        for_each_logical_line(&bytes, path, name, |line, text| {
+            let Some((key, value)) = split_key_value(text) else {
+                log::warn!(
+                    "{name}, line {line}: expected format: key whitespace value -- ignoring this line"
+                );
+                return Ok(());
+            };
+            let key = if flags.fold {
+                fold(key).into_owned()
+            } else {
+                key.to_string()
+            };
+            match map.index.get(&key) {
+                Some(&i) => match flags.duplicates {
+                    Duplicates::Warn => {
+                        log::warn!("{name}, line {line}: duplicate entry: \"{key}\"")
+                    }
+                    Duplicates::Ignore => {}
+                    Duplicates::Replace => map.entries[i].1 = value.to_string(),
+                },
+                None => {
+                    map.index.insert(key.clone(), map.entries.len());
+                    map.entries.push((key, value.to_string()));
+                }
+            }
+            Ok(())
+        })?;
+        Ok(map)
+    }
+}
+
+impl Map for TexthashMap {
+    fn spec(&self) -> &str {
+        &self.spec
+    }
+
+    fn lookup(&self, key: &str) -> Result<Option<String>, MapError> {
+        let key = if self.flags.fold {
+            fold(key)
+        } else {
+            key.into()
+        };
+        Ok(self
+            .index
+            .get(key.as_ref())
+            .map(|&i| self.entries[i].1.clone()))
+    }
+
+    fn for_each(&self, f: &mut dyn FnMut(&str, &str)) -> Result<(), MapError> {
+        for (k, v) in &self.entries {
+            f(k, v);
+        }
+        Ok(())
+    }
+}
