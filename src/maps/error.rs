@@ -33,7 +33,7 @@ pub enum MapError {
     ReadOnly { table: String },
 
     /// The source or database file cannot be opened or read.
-    #[error("open {what}{}: {source}", path.display())]
+    #[error("open {what}{}: {}", path.display(), os_text(source))]
     Open {
         what: &'static str,
         path: PathBuf,
@@ -83,7 +83,7 @@ pub enum MapError {
     },
 
     /// Writing or replacing the table file failed.
-    #[error("{table}: write {}: {source}", path.display())]
+    #[error("{table}: write {}: {}", path.display(), os_text(source))]
     Write {
         table: String,
         path: PathBuf,
@@ -97,4 +97,14 @@ pub enum MapError {
         key: String,
         reason: String,
     },
+}
+
+/// An I/O error as C's strerror(3) prints it, as in Postfix's messages
+/// ("No such file or directory", without Rust's " (os error 2)").
+pub(crate) fn os_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) if text.ends_with(')') => text[..i].to_string(),
+        _ => text,
+    }
 }

@@ -156,7 +156,7 @@ impl IndexedMap {
             return Err(MapError::Open {
                 what: "database ",
                 path,
-                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                source: std::io::Error::from_raw_os_error(libc::ENOENT),
             });
         }
         check_format(&spec, &path)?;
@@ -216,6 +216,25 @@ impl IndexedMap {
             .map_err(|e| map.db_err(e))?;
         map.in_tx.set(true);
         Ok(map)
+    }
+}
+
+impl IndexedMap {
+    /// Sets `key` exactly as given, replacing any value (postalias's `@` and
+    /// `YP_*` entries, which are neither folded nor reported as duplicates).
+    pub fn put_raw(&mut self, key: &str, value: &str) -> Result<(), MapError> {
+        if !self.in_tx.get() {
+            return Err(MapError::ReadOnly {
+                table: self.spec.clone(),
+            });
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("INSERT OR REPLACE INTO map(k, v) VALUES (?1, ?2)")
+            .map_err(|e| self.db_err(e))?;
+        stmt.execute(params![key, value])
+            .map_err(|e| self.db_err(e))?;
+        Ok(())
     }
 }
 
@@ -330,11 +349,6 @@ impl Builder {
             entries: Vec::new(),
             committed: false,
         })
-    }
-
-    /// The database file this build replaces.
-    pub fn target(&self) -> &Path {
-        &self.target
     }
 
     /// Adds an entry from source line `line` (0 when there is no source line).

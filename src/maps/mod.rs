@@ -16,6 +16,7 @@
 //! - `lookup_first(map, keys)`: the first key of an ordered list that is found.
 //! - `keys`: the partial-key search orders of access(5) and smtp_tls_policy_maps.
 
+pub mod alias;
 mod cidr;
 mod error;
 pub mod indexed;
@@ -172,6 +173,7 @@ pub fn create(spec: &str, flags: OpenFlags) -> Result<indexed::Builder, MapError
 }
 
 /// The first of `keys` found in `map`, with the key that matched.
+#[allow(dead_code)] // for smtpd/smtp, built on other branches
 pub fn lookup_first<S: AsRef<str>>(
     map: &dyn Map,
     keys: &[S],

@@ -16,6 +16,9 @@ use std::path::Path;
 use super::source::{for_each_logical_line, read_file};
 use super::MapError;
 
+/// Capture-group spans of one match; index 0 is the whole match.
+pub type Groups = Vec<Option<(usize, usize)>>;
+
 /// A compiled pattern of one engine.
 pub trait Pattern: Sized + Send {
     /// Compiles `pattern` with the table's `flags` letters.
@@ -25,7 +28,7 @@ pub trait Pattern: Sized + Send {
     /// Whether `key` matches.
     fn is_match(&self, key: &str) -> Result<bool, String>;
     /// The capture groups of the first match (index 0 = whole match).
-    fn captures(&self, key: &str) -> Result<Option<Vec<Option<(usize, usize)>>>, String>;
+    fn captures(&self, key: &str) -> Result<Option<Groups>, String>;
 }
 
 /// A piece of a result template.

@@ -10,7 +10,7 @@
 
 use pcre2::bytes::{Regex, RegexBuilder};
 
-use super::pattern::{Pattern, RuleSet};
+use super::pattern::{Groups, Pattern, RuleSet};
 use super::{Map, MapError};
 
 /// One compiled PCRE pattern.
@@ -89,7 +89,7 @@ impl Pattern for PcrePattern {
         self.re.is_match(key.as_bytes()).map_err(|e| e.to_string())
     }
 
-    fn captures(&self, key: &str) -> Result<Option<Vec<Option<(usize, usize)>>>, String> {
+    fn captures(&self, key: &str) -> Result<Option<Groups>, String> {
         let caps = self
             .re
             .captures(key.as_bytes())

@@ -19,7 +19,7 @@
 
 use regex::{Regex, RegexBuilder};
 
-use super::pattern::{Pattern, RuleSet};
+use super::pattern::{Groups, Pattern, RuleSet};
 use super::{Map, MapError};
 
 /// One compiled POSIX pattern.
@@ -88,6 +88,12 @@ fn bracket(chars: &[char], mut i: usize) -> Result<(String, usize), String> {
     }
 }
 
+/// In basic syntax `$` anchors only at the end of the pattern or before `\)`/`\|`.
+fn basic_dollar_anchors(chars: &[char], i: usize) -> bool {
+    i + 1 == chars.len()
+        || (chars.get(i + 1) == Some(&'\\') && matches!(chars.get(i + 2), Some(')') | Some('|')))
+}
+
 /// Translates a POSIX pattern (extended when `extended`, else basic) to the
 /// `regex` crate's syntax.
 pub fn translate(pattern: &str, extended: bool) -> Result<String, String> {
@@ -130,13 +136,7 @@ pub fn translate(pattern: &str, extended: bool) -> Result<String, String> {
             '*' if !extended && (at_start || (i == 1 && chars[0] == '^')) => {
                 push_literal(&mut out, c)
             }
-            '$' if !extended
-                && !(i + 1 == chars.len()
-                    || (chars.get(i + 1) == Some(&'\\')
-                        && matches!(chars.get(i + 2), Some(')') | Some('|')))) =>
-            {
-                push_literal(&mut out, c)
-            }
+            '$' if !extended && !basic_dollar_anchors(&chars, i) => push_literal(&mut out, c),
             '*' if extended && (i == 0 || matches!(chars[i - 1], '(' | '|')) => {
                 push_literal(&mut out, c)
             }
@@ -184,7 +184,7 @@ impl Pattern for PosixPattern {
         Ok(self.re.is_match(key))
     }
 
-    fn captures(&self, key: &str) -> Result<Option<Vec<Option<(usize, usize)>>>, String> {
+    fn captures(&self, key: &str) -> Result<Option<Groups>, String> {
         Ok(self
             .re
             .captures(key)
