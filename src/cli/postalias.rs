@@ -8,7 +8,7 @@
 //! time) and `YP_MASTER_NAME` (`myhostname`), unfolded.
 //!
 //! main.cf parameters read: `default_database_type`, `alias_database`
-//! (newaliases), `myhostname`.
+//! (newaliases), `myhostname`, `smtputf8_enable`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -88,11 +88,11 @@ pub fn run(args: Vec<String>) -> ExitCode {
 }
 
 fn main(args: &[String]) -> Result<bool, Fatal> {
-    let o = parse_options(Tool::Postalias, args)?;
+    let mut o = parse_options(Tool::Postalias, args)?;
     if o.verbose {
         crate::log::init("postalias", crate::log::Settings::command_line(true));
     }
-    let cfg = load_config(&o)?;
+    let cfg = load_config(&mut o)?;
     let default_type = cfg.get("default_database_type");
     let driver = Driver {
         tool: Tool::Postalias,
@@ -147,7 +147,7 @@ pub fn run_newaliases(args: Vec<String>) -> ExitCode {
         }
     }
     finish((|| {
-        let cfg = load_config(&o)?;
+        let cfg = load_config(&mut o)?;
         let default_type = cfg.get("default_database_type");
         let mut stdin = None;
         for spec in alias_tables(&cfg.get("alias_database"), &default_type) {

@@ -11,7 +11,7 @@
 //! in the `key:` output form and in its special entries.
 //!
 //! main.cf parameters read: `default_database_type` (the type of a table named
-//! without `type:`).
+//! without `type:`), `smtputf8_enable` (whether non-ASCII letters in keys fold).
 
 use std::io::{self, BufRead, BufWriter, Read, Write};
 use std::process::ExitCode;
@@ -61,6 +61,8 @@ pub(super) struct Options {
     pub incremental: bool,
     pub verbose: bool,
     pub headers: bool,
+    /// `smtputf8_enable = yes`: fold non-ASCII letters too.
+    pub utf8: bool,
     pub body: bool,
     pub config_dir: Option<String>,
     pub maps: Vec<String>,
@@ -157,10 +159,13 @@ pub(super) fn parse_options(tool: Tool, args: &[String]) -> Result<Options, Fata
     Ok(o)
 }
 
-/// Reads main.cf from `-c DIR`, `$MAIL_CONFIG` or /etc/postfix.
-pub(super) fn load_config(o: &Options) -> Result<Config, Fatal> {
+/// Reads main.cf from `-c DIR`, `$MAIL_CONFIG` or /etc/postfix, and takes the
+/// key-folding mode from `smtputf8_enable`.
+pub(super) fn load_config(o: &mut Options) -> Result<Config, Fatal> {
     let dir = config::config_dir(o.config_dir.as_deref());
-    Config::load(&dir).map_err(|e| Fatal(e.to_string()))
+    let cfg = Config::load(&dir).map_err(|e| Fatal(e.to_string()))?;
+    o.utf8 = cfg.get("smtputf8_enable") == "yes";
+    Ok(cfg)
 }
 
 /// `type:name`, with `default_database_type` for a bare name.
@@ -177,6 +182,7 @@ impl Options {
         OpenFlags {
             fold: self.fold,
             duplicates: self.duplicates,
+            utf8: self.utf8,
         }
     }
 }
@@ -422,11 +428,11 @@ pub fn run(args: Vec<String>) -> ExitCode {
 }
 
 fn main(args: &[String]) -> Result<bool, Fatal> {
-    let o = parse_options(Tool::Postmap, args)?;
+    let mut o = parse_options(Tool::Postmap, args)?;
     if o.verbose {
         crate::log::init("postmap", crate::log::Settings::command_line(true));
     }
-    let cfg = load_config(&o)?;
+    let cfg = load_config(&mut o)?;
     let default_type = cfg.get("default_database_type");
     let driver = Driver {
         tool: Tool::Postmap,

@@ -25,9 +25,15 @@ pub struct CidrPattern {
 }
 
 impl CidrPattern {
-    /// Whether `addr` satisfies the pattern.
+    /// Whether `addr` satisfies the pattern. A pattern of the other address
+    /// family never applies, negated or not (checked against Postfix 3.7:
+    /// `!10.0.0.0/8` does not match `::1`).
     pub fn matches(&self, addr: &IpAddr) -> bool {
-        self.net.contains(addr) != self.negate
+        let same_family = matches!(
+            (&self.net, addr),
+            (IpNet::V4(_), IpAddr::V4(_)) | (IpNet::V6(_), IpAddr::V6(_))
+        );
+        same_family && self.net.contains(addr) != self.negate
     }
 }
 
@@ -191,6 +197,7 @@ mod tests {
         let p = parse_pattern("!10.0.0.1").unwrap();
         assert!(!p.matches(&"10.0.0.1".parse().unwrap()));
         assert!(p.matches(&"10.0.0.2".parse().unwrap()));
+        assert!(!p.matches(&"::1".parse().unwrap()));
         assert_eq!(
             parse_pattern("1.2.3.4/33").unwrap_err(),
             "bad mask length in \"1.2.3.4/33\""

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags as SqlFlags, OptionalExtension};
 
-use super::{fold, Duplicates, Map, MapError, OpenFlags};
+use super::{Duplicates, Map, MapError, OpenFlags};
 use crate::util::safe_file;
 
 /// The format tag stored in `meta`; bump when the layout changes.
@@ -244,11 +244,7 @@ impl Map for IndexedMap {
     }
 
     fn lookup(&self, key: &str) -> Result<Option<String>, MapError> {
-        let key = if self.flags.fold {
-            fold(key)
-        } else {
-            key.into()
-        };
+        let key = self.flags.fold_key(key);
         let mut stmt = self
             .conn
             .prepare_cached("SELECT v FROM map WHERE k = ?1")
@@ -278,11 +274,7 @@ impl Map for IndexedMap {
                 table: self.spec.clone(),
             });
         }
-        let key = if self.flags.fold {
-            fold(key)
-        } else {
-            key.into()
-        };
+        let key = self.flags.fold_key(key);
         let sql = match self.flags.duplicates {
             Duplicates::Replace => "INSERT OR REPLACE INTO map(k, v) VALUES (?1, ?2)",
             _ => "INSERT OR IGNORE INTO map(k, v) VALUES (?1, ?2)",
@@ -303,11 +295,7 @@ impl Map for IndexedMap {
                 table: self.spec.clone(),
             });
         }
-        let key = if self.flags.fold {
-            fold(key)
-        } else {
-            key.into()
-        };
+        let key = self.flags.fold_key(key);
         let mut stmt = self
             .conn
             .prepare_cached("DELETE FROM map WHERE k = ?1")
@@ -353,11 +341,7 @@ impl Builder {
 
     /// Adds an entry from source line `line` (0 when there is no source line).
     pub fn add(&mut self, key: &str, value: &str, line: usize) {
-        let key = if self.flags.fold {
-            fold(key).into_owned()
-        } else {
-            key.to_string()
-        };
+        let key = self.flags.fold_key(key).into_owned();
         self.entries.push((key, value.to_string(), line));
     }
 

@@ -8,7 +8,7 @@
 //!
 //! main.cf parameters read: none.
 
-use super::{fold, Duplicates, Map, MapError, OpenFlags};
+use super::{Duplicates, Map, MapError, OpenFlags};
 
 const INLINE_NEED: &str = "inline:{name=value...}";
 
@@ -54,8 +54,8 @@ fn split_elements(body: &str) -> Result<Vec<&str>, &'static str> {
     Ok(out)
 }
 
-/// Parses `{ key=value, ... }` into pairs in order, keys folded when `fold`.
-pub fn parse_inline(name: &str, do_fold: bool) -> Result<Vec<(String, String)>, MapError> {
+/// Parses `{ key=value, ... }` into pairs in order, keys folded per `flags`.
+pub fn parse_inline(name: &str, flags: OpenFlags) -> Result<Vec<(String, String)>, MapError> {
     let spec = format!("inline:{name}");
     let err = |reason: &str| MapError::Inline {
         spec: spec.clone(),
@@ -76,11 +76,7 @@ pub fn parse_inline(name: &str, do_fold: bool) -> Result<Vec<(String, String)>, 
         if k.is_empty() {
             return Err(err("missing attribute name"));
         }
-        let k = if do_fold {
-            fold(k).into_owned()
-        } else {
-            k.to_string()
-        };
+        let k = flags.fold_key(k).into_owned();
         pairs.push((k, v.trim().to_string()));
     }
     if pairs.is_empty() {
@@ -100,7 +96,7 @@ impl InlineMap {
     /// Parses the table from its name.
     pub fn open(name: &str, flags: OpenFlags) -> Result<InlineMap, MapError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
-        for (k, v) in parse_inline(name, flags.fold)? {
+        for (k, v) in parse_inline(name, flags)? {
             match pairs.iter_mut().find(|(pk, _)| *pk == k) {
                 Some(p) if flags.duplicates == Duplicates::Replace => p.1 = v,
                 Some(_) => {}
@@ -121,11 +117,7 @@ impl Map for InlineMap {
     }
 
     fn lookup(&self, key: &str) -> Result<Option<String>, MapError> {
-        let key = if self.flags.fold {
-            fold(key)
-        } else {
-            key.into()
-        };
+        let key = self.flags.fold_key(key);
         Ok(self
             .pairs
             .iter()

@@ -49,6 +49,9 @@ pub struct OpenFlags {
     pub fold: bool,
     /// Duplicate-key policy for builds and `insert`.
     pub duplicates: Duplicates,
+    /// Fold non-ASCII letters too, as Postfix does when `smtputf8_enable = yes`;
+    /// otherwise only ASCII letters are folded (Postfix's C-locale folding).
+    pub utf8: bool,
 }
 
 impl Default for OpenFlags {
@@ -56,6 +59,7 @@ impl Default for OpenFlags {
         OpenFlags {
             fold: true,
             duplicates: Duplicates::Warn,
+            utf8: true,
         }
     }
 }
@@ -103,9 +107,21 @@ pub fn split_spec(spec: &str) -> Option<(&str, &str)> {
     spec.split_once(':')
 }
 
-/// Folds a key to lower case as Postfix's casefolding does (ASCII fast path).
-pub fn fold(key: &str) -> std::borrow::Cow<'_, str> {
-    if key.is_ascii() {
+impl OpenFlags {
+    /// `key` folded as this table folds keys (unchanged when `fold` is off).
+    pub fn fold_key<'a>(&self, key: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.fold {
+            fold(key, self.utf8)
+        } else {
+            std::borrow::Cow::Borrowed(key)
+        }
+    }
+}
+
+/// Folds a key to lower case as Postfix does: all letters with `utf8`
+/// (`smtputf8_enable = yes`), else ASCII letters only.
+pub fn fold(key: &str, utf8: bool) -> std::borrow::Cow<'_, str> {
+    if key.is_ascii() || !utf8 {
         if key.bytes().any(|b| b.is_ascii_uppercase()) {
             std::borrow::Cow::Owned(key.to_ascii_lowercase())
         } else {
@@ -136,8 +152,8 @@ pub fn open(spec: &str, flags: OpenFlags) -> Result<Box<dyn Map>, MapError> {
         "texthash" => Box::new(texthash::TexthashMap::open(name, flags)?),
         "inline" => Box::new(inline::InlineMap::open(name, flags)?),
         "static" => Box::new(inline::StaticMap::open(name)),
-        "regexp" => Box::new(regexp::RegexpMap::open(name)?),
-        "pcre" => Box::new(pcre::PcreMap::open(name)?),
+        "regexp" => Box::new(regexp::RegexpMap::open(name, flags.utf8)?),
+        "pcre" => Box::new(pcre::PcreMap::open(name, flags.utf8)?),
         "cidr" => Box::new(cidr::CidrMap::open(name)?),
         other => return Err(unsupported(other)),
     })
@@ -196,6 +212,14 @@ mod tests {
             .err()
             .map(|e| e.to_string());
         assert_eq!(e.as_deref(), Some("unsupported dictionary type: ldap"));
+    }
+
+    #[test]
+    fn folding_follows_smtputf8() {
+        // Checked against Postfix 3.7: "ÜNÏCODE" finds "ünïcode" only with
+        // smtputf8_enable = yes.
+        assert_eq!(fold("ÄBc", true), "äbc");
+        assert_eq!(fold("ÄBc", false), "Äbc");
     }
 
     #[test]

@@ -21,8 +21,9 @@ pub type Groups = Vec<Option<(usize, usize)>>;
 
 /// A compiled pattern of one engine.
 pub trait Pattern: Sized + Send {
-    /// Compiles `pattern` with the table's `flags` letters.
-    fn compile(pattern: &str, flags: &str) -> Result<Self, String>;
+    /// Compiles `pattern` with the table's `flags` letters; `utf8` matches by
+    /// character (Postfix with `smtputf8_enable = yes`), else by byte.
+    fn compile(pattern: &str, flags: &str, utf8: bool) -> Result<Self, String>;
     /// The number of capture groups, for checking `$n` at load time.
     fn groups(&self) -> usize;
     /// Whether `key` matches.
@@ -78,10 +79,8 @@ pub fn parse_template(result: &str) -> Result<Vec<Part>, String> {
                 }
                 d
             }
-            _ => {
-                text.push('$');
-                continue;
-            }
+            // Postfix's mac_parse() rejects `$` not followed by a name.
+            _ => return Err("bad replacement syntax".into()),
         };
         let n: usize = digits
             .parse()
@@ -97,20 +96,21 @@ pub fn parse_template(result: &str) -> Result<Vec<Part>, String> {
     Ok(parts)
 }
 
-/// Fills a template from the captures of a match on `key`.
+/// Fills a template from the captures of a match on `key` (byte spans, which
+/// a byte-mode match may put inside a character: such text is kept lossily).
 pub fn expand(parts: &[Part], key: &str, caps: &[Option<(usize, usize)>]) -> String {
-    let mut out = String::new();
+    let mut out: Vec<u8> = Vec::new();
     for p in parts {
         match p {
-            Part::Text(t) => out.push_str(t),
+            Part::Text(t) => out.extend_from_slice(t.as_bytes()),
             Part::Group(n) => {
                 if let Some(Some((s, e))) = caps.get(*n) {
-                    out.push_str(&key[*s..*e]);
+                    out.extend_from_slice(key.as_bytes().get(*s..*e).unwrap_or_default());
                 }
             }
         }
     }
-    out
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// One rule of a table.
@@ -174,7 +174,7 @@ fn split_pattern(text: &str) -> Result<(bool, &str, &str, &str), String> {
 
 impl<P: Pattern> RuleSet<P> {
     /// Reads and compiles the table `name`; `kind` is `regexp` or `pcre`.
-    pub fn load(kind: &str, name: &str) -> Result<RuleSet<P>, MapError> {
+    pub fn load(kind: &str, name: &str, utf8: bool) -> Result<RuleSet<P>, MapError> {
         let path = Path::new(name);
         let bytes = read_file(path)?;
         let place = format!("{kind} map {name}");
@@ -210,7 +210,7 @@ impl<P: Pattern> RuleSet<P> {
             };
             let (negate, pattern, flags, result) =
                 split_pattern(rest).map_err(|r| syntax(line, r))?;
-            let pat = P::compile(pattern, flags).map_err(|r| syntax(line, r))?;
+            let pat = P::compile(pattern, flags, utf8).map_err(|r| syntax(line, r))?;
             if is_if {
                 if !result.is_empty() {
                     return Err(syntax(line, "garbage after IF pattern".into()));
@@ -299,7 +299,7 @@ mod tests {
     #[test]
     fn templates() {
         assert_eq!(
-            parse_template("a $1 ${2}b $$ $").unwrap(),
+            parse_template("a $1 ${2}b $$ $$").unwrap(),
             vec![
                 Part::Text("a ".into()),
                 Part::Group(1),
@@ -309,6 +309,7 @@ mod tests {
             ]
         );
         assert!(parse_template("${1").is_err());
+        assert!(parse_template("x $").is_err());
         let parts = parse_template("<$1|$2>").unwrap();
         assert_eq!(
             expand(&parts, "abc", &[Some((0, 3)), Some((1, 2)), None]),

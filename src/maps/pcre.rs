@@ -4,9 +4,10 @@
 //! case-insensitive matching (on by default), `m` multi-line, `s` dot-all, `x`
 //! extended, `A` anchored at the start, `E` dollar-end-only, `U` ungreedy, `X`
 //! (PCRE1 "extra": accepted, no effect with PCRE2, as in Postfix built with PCRE2).
-//! Patterns are compiled in UTF mode, as Postfix does with `smtputf8_enable`.
+//! Patterns are compiled in UTF mode when `smtputf8_enable = yes`, as Postfix
+//! does; otherwise they match bytes.
 //!
-//! main.cf parameters read: none.
+//! main.cf parameters read: none (the caller passes `smtputf8_enable`).
 
 use pcre2::bytes::{Regex, RegexBuilder};
 
@@ -19,7 +20,7 @@ pub struct PcrePattern {
 }
 
 impl Pattern for PcrePattern {
-    fn compile(pattern: &str, flags: &str) -> Result<Self, String> {
+    fn compile(pattern: &str, flags: &str, utf8: bool) -> Result<Self, String> {
         let mut icase = true;
         let (mut multi, mut dotall, mut ext, mut anchored, mut dollar, mut ungreedy) =
             (false, false, false, false, false, false);
@@ -61,7 +62,7 @@ impl Pattern for PcrePattern {
             .multi_line(multi)
             .dotall(dotall)
             .extended(ext)
-            .utf(true)
+            .utf(utf8)
             .jit_if_available(true)
             .build(&full)
             .map_err(|e| {
@@ -141,10 +142,10 @@ pub struct PcreMap {
 
 impl PcreMap {
     /// Reads and compiles `name`.
-    pub fn open(name: &str) -> Result<PcreMap, MapError> {
+    pub fn open(name: &str, utf8: bool) -> Result<PcreMap, MapError> {
         Ok(PcreMap {
             spec: format!("pcre:{name}"),
-            rules: RuleSet::load("pcre", name)?,
+            rules: RuleSet::load("pcre", name, utf8)?,
         })
     }
 }
@@ -168,7 +169,7 @@ mod tests {
     use super::*;
 
     fn m(pat: &str, flags: &str, key: &str) -> bool {
-        PcrePattern::compile(pat, flags)
+        PcrePattern::compile(pat, flags, true)
             .unwrap()
             .is_match(key)
             .unwrap()
@@ -185,7 +186,7 @@ mod tests {
         assert!(!m("a$", "E", "a\n"));
         assert!(m("a$", "", "a\n"));
         assert!(m("a.b", "s", "a\nb"));
-        let e = PcrePattern::compile("x(", "").err().unwrap();
+        let e = PcrePattern::compile("x(", "", true).err().unwrap();
         assert_eq!(e, "error in regex at offset 2: missing closing parenthesis");
     }
 }

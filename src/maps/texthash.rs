@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::source::{for_each_logical_line, read_file, split_key_value};
-use super::{fold, Duplicates, Map, MapError, OpenFlags};
+use super::{Duplicates, Map, MapError, OpenFlags};
 
 /// A text table held in memory.
 pub struct TexthashMap {
@@ -39,11 +39,7 @@ impl TexthashMap {
                 );
                 return Ok(());
             };
-            let key = if flags.fold {
-                fold(key).into_owned()
-            } else {
-                key.to_string()
-            };
+            let key = flags.fold_key(key).into_owned();
             match map.index.get(&key) {
                 Some(&i) => match flags.duplicates {
                     Duplicates::Warn => {
@@ -69,11 +65,7 @@ impl Map for TexthashMap {
     }
 
     fn lookup(&self, key: &str) -> Result<Option<String>, MapError> {
-        let key = if self.flags.fold {
-            fold(key)
-        } else {
-            key.into()
-        };
+        let key = self.flags.fold_key(key);
         Ok(self
             .index
             .get(key.as_ref())
