@@ -14,7 +14,7 @@ use std::path::Path;
 
 use ipnet::IpNet;
 
-use super::source::{for_each_logical_line, read_file};
+use super::source::{for_each_logical_line, read_file, SourceFile};
 use super::{Map, MapError};
 
 /// A network pattern with optional negation.
@@ -86,12 +86,14 @@ enum Rule {
 /// A `cidr:` table.
 pub struct CidrMap {
     spec: String,
+    file: SourceFile,
     rules: Vec<Rule>,
 }
 
 impl CidrMap {
     /// Reads `name`.
     pub fn open(name: &str) -> Result<CidrMap, MapError> {
+        let file = SourceFile::new(name);
         let path = Path::new(name);
         let bytes = read_file(path)?;
         let place = format!("cidr map {name}");
@@ -148,6 +150,7 @@ impl CidrMap {
         }
         Ok(CidrMap {
             spec: format!("cidr:{name}"),
+            file,
             rules,
         })
     }
@@ -156,6 +159,10 @@ impl CidrMap {
 impl Map for CidrMap {
     fn spec(&self) -> &str {
         &self.spec
+    }
+
+    fn changed(&self) -> bool {
+        self.file.changed()
     }
 
     fn lookup(&self, key: &str) -> Result<Option<String>, MapError> {

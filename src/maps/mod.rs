@@ -100,6 +100,14 @@ pub trait Map: Send {
     fn commit(&mut self) -> Result<(), MapError> {
         Ok(())
     }
+
+    /// Whether the file behind the table was replaced or modified since it was
+    /// opened, so a long-running service should reopen it (Postfix daemons exit
+    /// and restart for this, dict_changed_name()). Tables without a file: false.
+    #[allow(dead_code)] // for the daemons, built on other branches
+    fn changed(&self) -> bool {
+        false
+    }
 }
 
 /// Splits `type:name`; `None` when there is no colon.

@@ -12,6 +12,7 @@
 use pcre2::bytes::{Regex, RegexBuilder};
 
 use super::pattern::{Groups, Pattern, RuleSet};
+use super::source::SourceFile;
 use super::{Map, MapError};
 
 /// One compiled PCRE pattern.
@@ -137,6 +138,7 @@ fn dollar_end_only(pattern: &str) -> String {
 /// A `pcre:` table.
 pub struct PcreMap {
     spec: String,
+    file: SourceFile,
     rules: RuleSet<PcrePattern>,
 }
 
@@ -145,6 +147,7 @@ impl PcreMap {
     pub fn open(name: &str, utf8: bool) -> Result<PcreMap, MapError> {
         Ok(PcreMap {
             spec: format!("pcre:{name}"),
+            file: SourceFile::new(name),
             rules: RuleSet::load("pcre", name, utf8)?,
         })
     }
@@ -153,6 +156,10 @@ impl PcreMap {
 impl Map for PcreMap {
     fn spec(&self) -> &str {
         &self.spec
+    }
+
+    fn changed(&self) -> bool {
+        self.file.changed()
     }
 
     fn lookup(&self, key: &str) -> Result<Option<String>, MapError> {

@@ -23,6 +23,7 @@
 use regex::bytes::{Regex, RegexBuilder};
 
 use super::pattern::{Groups, Pattern, RuleSet};
+use super::source::SourceFile;
 use super::{Map, MapError};
 
 /// One compiled POSIX pattern.
@@ -199,6 +200,7 @@ impl Pattern for PosixPattern {
 /// A `regexp:` table.
 pub struct RegexpMap {
     spec: String,
+    file: SourceFile,
     rules: RuleSet<PosixPattern>,
 }
 
@@ -207,6 +209,7 @@ impl RegexpMap {
     pub fn open(name: &str, utf8: bool) -> Result<RegexpMap, MapError> {
         Ok(RegexpMap {
             spec: format!("regexp:{name}"),
+            file: SourceFile::new(name),
             rules: RuleSet::load("regexp", name, utf8)?,
         })
     }
@@ -215,6 +218,10 @@ impl RegexpMap {
 impl Map for RegexpMap {
     fn spec(&self) -> &str {
         &self.spec
+    }
+
+    fn changed(&self) -> bool {
+        self.file.changed()
     }
 
     fn lookup(&self, key: &str) -> Result<Option<String>, MapError> {

@@ -10,9 +10,31 @@
 //!
 //! main.cf parameters read: none.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::indexed::FileStamp;
 use super::MapError;
+
+/// A table's source file and its identity when it was read, for `Map::changed`.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    path: PathBuf,
+    stamp: Option<FileStamp>,
+}
+
+impl SourceFile {
+    /// Notes the identity of `name` now (call before reading it).
+    pub fn new(name: &str) -> SourceFile {
+        let path = PathBuf::from(name);
+        let stamp = FileStamp::of(&path);
+        SourceFile { path, stamp }
+    }
+
+    /// Whether the file was replaced or modified since `new`.
+    pub fn changed(&self) -> bool {
+        self.stamp.is_some_and(|s| s.changed(&self.path))
+    }
+}
 
 /// Reads `path` whole; the error names the file as Postfix's `open` does.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, MapError> {

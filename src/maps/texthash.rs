@@ -9,12 +9,13 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::source::{for_each_logical_line, read_file, split_key_value};
+use super::source::{for_each_logical_line, read_file, split_key_value, SourceFile};
 use super::{Duplicates, Map, MapError, OpenFlags};
 
 /// A text table held in memory.
 pub struct TexthashMap {
     spec: String,
+    file: SourceFile,
     flags: OpenFlags,
     /// Entries in source order, for `-s`.
     entries: Vec<(String, String)>,
@@ -24,10 +25,12 @@ pub struct TexthashMap {
 impl TexthashMap {
     /// Reads `name` now; later changes to the file are not seen.
     pub fn open(name: &str, flags: OpenFlags) -> Result<TexthashMap, MapError> {
+        let file = SourceFile::new(name);
         let path = Path::new(name);
         let bytes = read_file(path)?;
         let mut map = TexthashMap {
             spec: format!("texthash:{name}"),
+            file,
             flags,
             entries: Vec::new(),
             index: HashMap::new(),
@@ -62,6 +65,10 @@ impl TexthashMap {
 impl Map for TexthashMap {
     fn spec(&self) -> &str {
         &self.spec
+    }
+
+    fn changed(&self) -> bool {
+        self.file.changed()
     }
 
     fn lookup(&self, key: &str) -> Result<Option<String>, MapError> {
