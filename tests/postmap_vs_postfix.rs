@@ -345,6 +345,8 @@ fn errors_match_postfix() {
         &["-s", "-q", "x", "hash:access"],
         &["-d", "x", "texthash:texthash"],
         &["texthash:texthash"],
+        &["-i", "texthash:texthash"],
+        &["-i", "regexp:checks.regexp"],
         &["-q"],
         &["-Z", "hash:access"],
         &[],

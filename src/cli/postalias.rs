@@ -48,10 +48,8 @@ fn special_entries(cfg: &Config) -> Vec<(&'static str, String)> {
 fn build(spec: &str, o: &Options, cfg: &Config, stdin: &mut Option<Vec<u8>>) -> Result<(), Fatal> {
     let (kind, name) = maps::split_spec(spec).unwrap_or(("", spec));
     if o.incremental {
-        if !matches!(kind, "hash" | "btree" | "lmdb") {
-            // Same refusal as maps::open_for_update gives.
-            maps::open_for_update(spec, o.flags())?;
-        }
+        // Only indexed types take changes; others get Postfix's bulk-mode text.
+        drop(maps::create(spec, o.flags())?);
         if stdin.is_none() {
             *stdin = Some(read_stdin()?);
         }

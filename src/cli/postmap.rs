@@ -373,6 +373,8 @@ fn build(spec: &str, o: &Options, stdin: &mut Option<Vec<u8>>) -> Result<(), Fat
     let (_, name) = maps::split_spec(spec).unwrap_or(("", spec));
     let expected = "expected format: key whitespace value";
     if o.incremental {
+        // Only indexed types take changes; others get Postfix's bulk-mode text.
+        drop(maps::create(spec, o.flags())?);
         if stdin.is_none() {
             *stdin = Some(read_stdin()?);
         }
