@@ -263,6 +263,22 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<String>)> {
         ("postmap", "pcre:checks.pcre", pcre),
         ("postmap", "cidr:clients.cidr", cidr),
         ("postalias", "hash:aliases", aliases),
+        (
+            "postmap",
+            "unix:passwd.byname",
+            strs(&["root", "ROOT", "daemon", "mail", "no-such-user"]),
+        ),
+        (
+            "postmap",
+            "unix:group.byname",
+            strs(&["root", "mail", "MAIL", "no-such-group"]),
+        ),
+        (
+            "postmap",
+            "inline:{ A=1, { b = two words }, c=3 }",
+            strs(&["a", "B", "c", "d"]),
+        ),
+        ("postmap", "static:{ fixed text }", strs(&["anything", "x"])),
     ]
 }
 
@@ -351,6 +367,9 @@ fn errors_match_postfix() {
         &["-Z", "hash:access"],
         &[],
         &["-q", "x", "inline:{ foo }"],
+        &["-q", "x", "nis:mail.aliases"],
+        &["-q", "root", "unix:foo"],
+        &["-s", "static:x"],
     ];
     for args in cases {
         let a = pf.run("postmap", args, None);

@@ -13,6 +13,10 @@ pub enum MapError {
     #[error("unsupported dictionary type: {kind}")]
     UnsupportedType { kind: String },
 
+    /// A known type with an unknown table name (Postfix's own text).
+    #[error("unknown table: {table}")]
+    UnknownTable { table: String },
+
     /// `name` without `type:` where a type is required.
     #[error("table \"{spec}\" has no type: expected type:name")]
     NoType { spec: String },

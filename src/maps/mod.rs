@@ -3,7 +3,9 @@
 //! Mirrors Postfix's dict(3) layer (`dict_open.c` and one `dict_*.c` per type) and
 //! DATABASE_README. Types: `hash`, `btree`, `lmdb` (an indexed file built by
 //! `postmap`/`postalias`, stored as SQLite: see `indexed`), `texthash`, `inline`,
-//! `static`, `regexp`, `pcre`, `cidr`. Other Postfix types (`ldap`, `mysql`, `cdb`,
+//! `static`, `regexp`, `pcre`, `cidr`, `unix` (passwd/group), `nis` (only on a
+//! host without a NIS domain, where Postfix finds nothing either), and `proxy:`
+//! as a transparent prefix. Other Postfix types (`ldap`, `mysql`, `cdb`,
 //! ...) fail with Postfix's `unsupported dictionary type: NAME`.
 //!
 //! main.cf parameters read: none here; callers pass `default_database_type` etc.
@@ -27,6 +29,7 @@ mod pcre;
 mod regexp;
 pub mod source;
 mod texthash;
+mod unix;
 
 pub use error::MapError;
 
@@ -163,6 +166,11 @@ pub fn open(spec: &str, flags: OpenFlags) -> Result<Box<dyn Map>, MapError> {
         "regexp" => Box::new(regexp::RegexpMap::open(name, flags.utf8)?),
         "pcre" => Box::new(pcre::PcreMap::open(name, flags.utf8)?),
         "cidr" => Box::new(cidr::CidrMap::open(name)?),
+        "unix" => Box::new(unix::UnixMap::open(name, flags)?),
+        "nis" => Box::new(unix::NisMap::open(name)?),
+        // Postfix's proxymap(8) serves tables to chrooted daemons; in one
+        // process Postern opens the table itself.
+        "proxy" => return open(name, flags),
         other => return Err(unsupported(other)),
     })
 }
@@ -187,7 +195,7 @@ pub fn create(spec: &str, flags: OpenFlags) -> Result<indexed::Builder, MapError
     let (kind, name) = parse_spec(spec)?;
     match kind {
         "hash" | "btree" | "lmdb" => indexed::Builder::new(kind, name, flags),
-        "texthash" | "inline" | "static" | "regexp" | "pcre" | "cidr" => {
+        "texthash" | "inline" | "static" | "regexp" | "pcre" | "cidr" | "unix" | "nis" => {
             Err(MapError::NoBulkCreate {
                 kind: kind.to_string(),
             })
