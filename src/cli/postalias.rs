@@ -67,6 +67,7 @@ fn build(spec: &str, o: &Options, cfg: &Config, stdin: &mut Option<Vec<u8>>) -> 
     }
     let mut builder = maps::create(spec, o.flags())?;
     let path = Path::new(name);
+    builder.inherit_from(path, o.keep_root);
     let bytes = source::read_file(path)?;
     alias::for_each_alias(&bytes, path, |line, k, v| {
         builder.add(k, v, line);

@@ -60,6 +60,8 @@ pub(super) struct Options {
     pub dump: bool,
     pub incremental: bool,
     pub verbose: bool,
+    /// `-o`: keep root privileges (new tables are not given to the source's owner).
+    pub keep_root: bool,
     pub headers: bool,
     /// `smtputf8_enable = yes`: fold non-ASCII letters too.
     pub utf8: bool,
@@ -135,14 +137,15 @@ pub(super) fn parse_options(tool: Tool, args: &[String]) -> Result<Options, Fata
                 'v' => o.verbose = true,
                 'h' => o.headers = true,
                 'b' => o.body = true,
+                'o' => o.keep_root = true,
                 'F' => {
                     return Err(Fatal(
                         "option -F (base64 values) is not supported by Postern".into(),
                     ))
                 }
-                // -N/-n (terminating null), -o (keep root), -p (permissions),
-                // -u/-U (UTF-8 handling), -m (MIME): nothing to change for
-                // SQLite-stored, UTF-8-only tables without privilege handling.
+                // -N/-n (terminating null), -p (permissions), -u/-U (UTF-8
+                // handling), -m (MIME): nothing to change for SQLite-stored,
+                // UTF-8-only tables.
                 _ => {}
             }
         }
@@ -396,6 +399,7 @@ fn build(spec: &str, o: &Options, stdin: &mut Option<Vec<u8>>) -> Result<(), Fat
     }
     let mut builder = maps::create(spec, o.flags())?;
     let path = std::path::Path::new(name);
+    builder.inherit_from(path, o.keep_root);
     let bytes = source::read_file(path)?;
     source::for_each_logical_line(&bytes, path, name, |line, text| {
         let (k, v) = source::split_key_value(text).ok_or_else(|| MapError::Syntax {

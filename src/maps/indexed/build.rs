@@ -11,7 +11,7 @@
 //! main.cf parameters read: none.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection};
@@ -35,6 +35,15 @@ pub struct Builder {
     tmp: PathBuf,
     flags: OpenFlags,
     entries: Vec<(String, String, usize)>,
+    source: Option<NewFileAttrs>,
+}
+
+/// Mode and owner for a table file that does not exist yet, taken from its
+/// source as Postfix's postmap(1) does.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct NewFileAttrs {
+    mode: u32,
+    owner: Option<(u32, u32)>,
 }
 
 impl Builder {
@@ -49,7 +58,23 @@ impl Builder {
             tmp,
             flags,
             entries: Vec::new(),
+            source: None,
         })
+    }
+
+    /// Takes a new table's permissions from its source file: the source's
+    /// group and other read bits (postmap(1): "created with the same group and
+    /// other read permissions as their source file"), and, when run as root on
+    /// a source owned by someone else without `-o`, the source's owner (Postfix
+    /// drops privileges to that owner instead).
+    pub fn inherit_from(&mut self, source: &Path, keep_root: bool) {
+        if let Ok(m) = fs::metadata(source) {
+            let owner = (!keep_root && m.uid() != 0).then_some((m.uid(), m.gid()));
+            self.source = Some(NewFileAttrs {
+                mode: (m.mode() & 0o044) | 0o600,
+                owner,
+            });
+        }
     }
 
     /// Adds an entry from source line `line` (0 when there is no source line).
@@ -94,7 +119,7 @@ impl Builder {
         let _lock = lock_writer(&self.spec, &self.target)?;
         let _ = fs::remove_file(&self.tmp);
         let written = self.write_tmp(&kept);
-        written.and_then(|_| install(&self.spec, &self.tmp, &self.target))
+        written.and_then(|_| install(&self.spec, &self.tmp, &self.target, self.source))
     }
 
     fn write_tmp(&self, entries: &[(String, String, usize)]) -> Result<(), MapError> {
@@ -136,17 +161,32 @@ impl Drop for Builder {
     }
 }
 
-/// Gives `tmp` the old table's permissions (0644 for a new one), makes it
-/// durable and renames it over `target`.
-pub(super) fn install(spec: &str, tmp: &Path, target: &Path) -> Result<(), MapError> {
+/// Gives `tmp` the old table's mode and owner (or, for a new table, those from
+/// `new`, else mode 0644), makes it durable and renames it over `target`.
+pub(super) fn install(
+    spec: &str,
+    tmp: &Path,
+    target: &Path,
+    new: Option<NewFileAttrs>,
+) -> Result<(), MapError> {
     let err = |source| MapError::Write {
         table: spec.to_string(),
         path: target.to_path_buf(),
         source,
     };
-    let mode = fs::metadata(target)
-        .map(|m| m.permissions().mode() & 0o7777)
-        .unwrap_or(0o644);
+    let (mode, owner) = match fs::metadata(target) {
+        Ok(m) => (m.mode() & 0o7777, Some((m.uid(), m.gid()))),
+        Err(_) => match new {
+            Some(a) => (a.mode, a.owner),
+            None => (0o644, None),
+        },
+    };
     fs::set_permissions(tmp, fs::Permissions::from_mode(mode)).map_err(err)?;
+    if let Some((uid, gid)) = owner {
+        // Only root can give a file away; others keep their own files.
+        if nix::unistd::geteuid().is_root() {
+            std::os::unix::fs::chown(tmp, Some(uid), Some(gid)).map_err(err)?;
+        }
+    }
     safe_file::commit(tmp, target).map_err(err)
 }

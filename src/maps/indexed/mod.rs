@@ -283,7 +283,7 @@ impl Map for IndexedMap {
         self.conn
             .execute_batch("COMMIT")
             .map_err(|e| self.db_err(e))?;
-        build::install(&self.spec, &u.tmp, &self.path)?;
+        build::install(&self.spec, &u.tmp, &self.path, None)?;
         if let Some(u) = self.update.as_mut() {
             u.installed = true;
         }
