@@ -5,7 +5,8 @@
 //! `!pattern` negation, `if pattern` ... `endif` (nested). Keys are not folded;
 //! a key that is not an IP address matches nothing. Unlike Postfix, a bad
 //! pattern (bad address, bad prefix length, host bits set) is an error naming the
-//! file and line rather than a skipped rule; the texts are Postfix's.
+//! file and line rather than a skipped rule; the texts are Postfix's, without
+//! its ": skipping this rule".
 //!
 //! main.cf parameters read: none.
 
@@ -47,21 +48,29 @@ pub fn parse_pattern(text: &str) -> Result<CidrPattern, String> {
         Some((a, l)) => (a, Some(l)),
         None => (body, None),
     };
-    let addr_text = addr_part
-        .strip_prefix('[')
-        .and_then(|a| a.strip_suffix(']'))
-        .unwrap_or(addr_part);
-    let addr: IpAddr = addr_text
-        .parse()
-        .map_err(|_| format!("bad address pattern: \"{body}\""))?;
+    // Postfix's texts (dict_cidr.c) for each way a pattern can be wrong.
+    let addr_text = match addr_part.strip_prefix('[') {
+        Some(inner) => inner
+            .strip_suffix(']')
+            .ok_or_else(|| format!("missing ']' character after \"{addr_part}\""))?,
+        None => addr_part,
+    };
+    let addr: IpAddr = addr_text.parse().map_err(|_| match len_part {
+        Some(_) => format!("bad network value in \"{body}\""),
+        None => format!("bad address pattern: \"{body}\""),
+    })?;
     let max = if addr.is_ipv4() { 32 } else { 128 };
     let len: u8 = match len_part {
         None => max,
-        Some(l) => l
-            .parse()
-            .ok()
-            .filter(|n| *n <= max && !l.starts_with('+'))
-            .ok_or_else(|| format!("bad mask length in \"{body}\""))?,
+        Some(l) => {
+            if l.is_empty() || !l.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("bad mask value in \"{body}\""));
+            }
+            l.parse()
+                .ok()
+                .filter(|n| *n <= max)
+                .ok_or_else(|| format!("bad mask length in \"{body}\""))?
+        }
     };
     let net = IpNet::new(addr, len).map_err(|_| format!("bad mask length in \"{body}\""))?;
     if net.network() != addr {
@@ -101,7 +110,7 @@ impl CidrMap {
             place: place.clone(),
             file: path.to_path_buf(),
             line,
-            reason: format!("{reason}: skipping this rule"),
+            reason,
         };
         let mut rules = Vec::new();
         let mut open_ifs: Vec<(usize, usize)> = Vec::new();

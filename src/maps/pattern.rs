@@ -227,20 +227,26 @@ impl<P: Pattern> RuleSet<P> {
                 return Err(syntax(line, "no replacement text".into()));
             }
             let parts = parse_template(result).map_err(|r| syntax(line, r))?;
-            for p in &parts {
-                if let Part::Group(n) = p {
-                    if negate {
-                        return Err(syntax(
-                            line,
-                            format!("${n} in negated pattern has no match to refer to"),
-                        ));
-                    }
-                    if *n > pat.groups() {
-                        return Err(syntax(
-                            line,
-                            format!("out of range replacement index \"{n}\""),
-                        ));
-                    }
+            // Postfix names the highest index used when it is out of range.
+            let highest = parts
+                .iter()
+                .filter_map(|p| match p {
+                    Part::Group(n) => Some(*n),
+                    Part::Text(_) => None,
+                })
+                .max();
+            if let Some(n) = highest {
+                if negate {
+                    return Err(syntax(
+                        line,
+                        format!("${n} in negated pattern has no match to refer to"),
+                    ));
+                }
+                if n > pat.groups() {
+                    return Err(syntax(
+                        line,
+                        format!("out of range replacement index \"{n}\""),
+                    ));
                 }
             }
             rules.push(Rule::Match {

@@ -11,8 +11,11 @@
 //! - alternation is leftmost-first, not POSIX leftmost-longest, so with
 //!   `/(a|ab)(c|bcd)/` the groups can differ from glibc's;
 //! - `\<`, `\>`, `\w`, `\W`, `\s`, `\S`, `\b`, `\B`, `` \` ``, `\'` keep their GNU
-//!   meanings; any other backslash escape is the literal character, as in glibc
-//!   (so `\d` matches `d`, not a digit: use `[0-9]` or a `pcre:` table);
+//!   meanings; a backslash before any other letter (`\d`, `\n`, ...) is an
+//!   error: POSIX leaves it undefined, and glibc, with the case-insensitive
+//!   default, compiles it into a rule that never matches (checked with Postfix
+//!   3.7: `/^\d$/` matches neither `1` nor `d`); use `[0-9]` or a `pcre:` table.
+//!   A backslash before a non-letter is that character, as in glibc;
 //! - inside brackets a backslash is an ordinary character, as POSIX says.
 //!
 //! Without `smtputf8_enable` the pattern matches bytes and only ASCII letters
@@ -78,16 +81,21 @@ fn bracket(chars: &[char], mut i: usize) -> Result<(String, usize), String> {
             i = j + 2;
             continue;
         }
-        if c == '-'
-            && i > 0
-            && chars.get(i + 1) != Some(&']')
-            && !out.ends_with('[')
-            && !out.ends_with('^')
-        {
-            out.push('-');
-        } else {
+        // A range `a-c`; glibc rejects a second `-` after a range end
+        // (`[a-c-e]`: "Invalid range end"), and so does Postern. A `-` first
+        // or last is literal.
+        if chars.get(i + 1) == Some(&'-') && chars.get(i + 2).is_some_and(|n| *n != ']') {
+            let end = chars[i + 2];
             push_literal(&mut out, c);
+            out.push('-');
+            push_literal(&mut out, end);
+            i += 3;
+            if chars.get(i) == Some(&'-') && chars.get(i + 1).is_some_and(|n| *n != ']') {
+                return Err("Invalid range end".into());
+            }
+            continue;
         }
+        push_literal(&mut out, c);
         i += 1;
     }
 }
@@ -125,6 +133,12 @@ pub fn translate(pattern: &str, extended: bool) -> Result<String, String> {
                         out.push(n);
                     }
                     '(' | ')' | '{' | '}' | '|' | '+' | '?' if !extended => out.push(n),
+                    c if c.is_ascii_alphabetic() => {
+                        return Err(format!(
+                            "unsupported escape \"\\{c}\": not POSIX (Postfix on glibc never \
+                             matches it); use a bracket expression or a pcre: table"
+                        ))
+                    }
                     _ => push_literal(&mut out, n),
                 }
                 continue;
@@ -141,6 +155,8 @@ pub fn translate(pattern: &str, extended: bool) -> Result<String, String> {
                 push_literal(&mut out, c)
             }
             '$' if !extended && !basic_dollar_anchors(&chars, i) => push_literal(&mut out, c),
+            // glibc reads `{,n}` as `{0,n}`; the regex crate needs the 0.
+            '{' if extended && chars.get(i + 1) == Some(&',') => out.push_str("{0"),
             '*' if extended && (i == 0 || matches!(chars[i - 1], '(' | '|')) => {
                 push_literal(&mut out, c)
             }
@@ -253,9 +269,20 @@ mod tests {
         assert!(m(r"^[[:digit:]]+$", "", "123"));
         assert!(m(r"\<foo\>", "", "a foo b"));
         assert!(!m(r"\<foo\>", "", "afoob"));
-        // glibc treats unknown escapes as the literal character.
-        assert!(m(r"^\d$", "", "d"));
+        // An escaped letter is undefined in POSIX; glibc never matches it.
+        assert!(translate(r"^\d$", true).is_err());
+        assert!(m(r"^a\.b$", "", "a.b"));
         assert!(translate(r"(a)\1", true).is_err());
+    }
+
+    #[test]
+    fn brackets_and_intervals_as_glibc() {
+        assert!(m(r"^[a-c]+$", "", "abc"));
+        assert!(m(r"^[a-]+$", "", "a-"));
+        assert!(m(r"^[]-]+$", "", "]-"));
+        assert!(translate(r"[a-c-e]", true).is_err());
+        assert!(m(r"^x{,3}$", "", "xx"));
+        assert!(!m(r"^x{,3}$", "", "xxxx"));
     }
 
     #[test]
