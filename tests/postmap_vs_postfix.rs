@@ -95,6 +95,7 @@ fn build_both(pf: &Side, pt: &Side) {
         ("postmap", &["-f", "hash:access_nofold"]),
         ("postmap", &["btree:transport"]),
         ("postalias", &["hash:aliases"]),
+        ("postalias", &["btree:aliases_tokens"]),
     ];
     for (tool, args) in builds {
         for side in [pf, pt] {
@@ -330,6 +331,7 @@ fn dumps_match_postfix() {
         ("postmap", "btree:transport"),
         ("postmap", "texthash:texthash"),
         ("postalias", "hash:aliases"),
+        ("postalias", "btree:aliases_tokens"),
     ];
     for (tool, table) in dumps {
         let sorted = |o: Out| {

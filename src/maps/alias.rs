@@ -5,8 +5,8 @@
 //! continue the previous one); the name may be quoted (`"a b": x`) and is
 //! folded by the builder; the value is re-written the way Postfix's RFC 822
 //! tokenizer prints it, so `postalias -q`/`-s` show the same text as Postfix:
-//! one space between words, none around specials (`a:b`, `x;y`, `<a@b>`),
-//! `, ` after each comma, quoted strings, comments and `[...]` literals kept,
+//! one space between words and before `<`, none around other specials (`a:b`,
+//! `x;y`, `<a@b>c`, `x|y`), `, ` after each comma, quoted strings, comments and `[...]` literals kept,
 //! a word with a backslash-escaped special quoted. `:include:file`, `|command`
 //! and `/file` are values like any other. Unlike Postfix, a line without
 //! `name:value` is an error naming the file and line (Postfix warns and skips).
@@ -18,8 +18,10 @@ use std::path::Path;
 use super::source::for_each_logical_line;
 use super::MapError;
 
-/// RFC 822 specials, as Postfix's tokenizer splits on them.
-const SPECIALS: &str = "()<>@,;:\\\".[]";
+/// RFC 822 specials, plus the `!`, `%` and `|` that Postfix's tokenizer also
+/// splits off as operators (UUCP and percent routing, pipes): checked with
+/// Postfix 3.7, `(c)!b` and `"a"|b` print without a space, `x\ y|z` as `"x y"|z`.
+const SPECIALS: &str = "()<>@,;:\\\".[]!%|";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
@@ -176,8 +178,10 @@ fn externalize(tokens: &[Token]) -> String {
                 }
             }
         }
+        // One space between words, and before every `<` (after the `, ` that a
+        // comma already gives): `a <b>`, `x; <a>`, `<a> <b>`, but `<b>c`, `x;y`.
         if let Some(next) = tokens.get(n + 1) {
-            if t.is_word() && (next.is_word() || *next == Token::Special('<')) {
+            if (t.is_word() && next.is_word()) || *next == Token::Special('<') {
                 out.push(' ');
             }
         }
@@ -288,6 +292,14 @@ mod tests {
             ("x\\ y", "\"x y\""),
             ("\"x\\\"y\"", "\"x\\\"y\""),
             ("(unterminated", "(unterminated"),
+            ("x\\ y|z", "\"x y\"|z"),
+            ("a\\ b|c\\ d", "\"a b\"|\"c d\""),
+            ("<a><b>", "<a> <b>"),
+            ("x;<a>", "x; <a>"),
+            ("x@<a>", "x@ <a>"),
+            ("(c)!bang", "(c)!bang"),
+            ("\"a\"%b", "\"a\"%b"),
+            ("(c) #b", "(c) #b"),
             ("\"unterminated", "\"unterminated\""),
         ];
         for (input, want) in cases {
