@@ -55,7 +55,7 @@ fn build(spec: &str, o: &Options, cfg: &Config, stdin: &mut Option<Vec<u8>>) -> 
         }
         let bytes = stdin.as_deref().unwrap_or_default();
         let mut map = IndexedMap::open_update(kind, name, o.flags())?;
-        alias::for_each_alias(bytes, Path::new("-"), |_, k, v| {
+        alias::for_each_alias(bytes, Path::new("stdin"), |_, k, v| {
             maps::Map::insert(&mut map, k, v)?;
             Ok(())
         })?;

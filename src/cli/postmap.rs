@@ -383,10 +383,10 @@ fn build(spec: &str, o: &Options, stdin: &mut Option<Vec<u8>>) -> Result<(), Fat
         }
         let bytes = stdin.as_deref().unwrap_or_default();
         let mut map = maps::open_for_update(spec, o.flags())?;
-        let file = std::path::Path::new("-");
-        source::for_each_logical_line(bytes, file, "-", |line, text| {
+        let file = std::path::Path::new("stdin");
+        source::for_each_logical_line(bytes, file, "stdin", |line, text| {
             let (k, v) = source::split_key_value(text).ok_or_else(|| MapError::Syntax {
-                place: "-".into(),
+                place: "stdin".into(),
                 file: file.to_path_buf(),
                 line,
                 reason: expected.into(),

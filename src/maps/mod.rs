@@ -8,15 +8,23 @@
 //! as a transparent prefix. Other Postfix types (`ldap`, `mysql`, `cdb`,
 //! ...) fail with Postfix's `unsupported dictionary type: NAME`.
 //!
-//! main.cf parameters read: none here; callers pass `default_database_type` etc.
+//! main.cf parameters read: none here; callers pass what `OpenFlags` needs
+//! (`smtputf8_enable` for `utf8`) and `default_database_type`.
 //!
 //! Public API:
-//! - `open(spec, flags) -> Result<Box<dyn Map>, MapError>`: a table for lookups.
-//! - `open_for_update(spec, flags)`: an indexed table for `insert`/`delete`.
+//! - `open(spec, flags) -> Result<Box<dyn Map>, MapError>`: a table for lookups;
+//!   `Map::lookup(key) -> Result<Option<String>, MapError>` folds the key as the
+//!   type does; `Map::changed()` says when the file behind it was replaced.
+//! - `open_for_update(spec, flags)`: an indexed table for `insert`/`delete`,
+//!   applied atomically by `commit`.
 //! - `create(spec, flags) -> Result<indexed::Builder, MapError>`: build a new
 //!   indexed table that replaces the old one atomically on `finish()`.
 //! - `lookup_first(map, keys)`: the first key of an ordered list that is found.
 //! - `keys`: the partial-key search orders of access(5) and smtp_tls_policy_maps.
+//! - `alias`: aliases(5) source parsing; `source`: postmap source lines.
+//!
+//! A `Box<dyn Map>` is `Send` (one owner thread), not `Sync`: each thread that
+//! looks up opens its own, as each Postfix process opens its own tables.
 
 pub mod alias;
 mod cidr;
