@@ -174,6 +174,10 @@ impl Map for CidrMap {
         self.file.changed()
     }
 
+    fn is_pattern(&self) -> bool {
+        true
+    }
+
     fn lookup(&self, key: &str) -> Result<Option<String>, MapError> {
         let Ok(addr) = key.parse::<IpAddr>() else {
             return Ok(None);

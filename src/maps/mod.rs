@@ -20,6 +20,8 @@
 //! - `create(spec, flags) -> Result<indexed::Builder, MapError>`: build a new
 //!   indexed table that replaces the old one atomically on `finish()`.
 //! - `lookup_first(map, keys)`: the first key of an ordered list that is found.
+//! - `MapList::open(parameter_value, flags)`, `find(key)`, `find_first(keys)`:
+//!   a list of tables searched in order, as Postfix's maps(3).
 //! - `keys`: the partial-key search orders of access(5) and smtp_tls_policy_maps.
 //! - `alias`: aliases(5) source parsing; `source`: postmap source lines.
 //!
@@ -32,6 +34,7 @@ mod error;
 pub mod indexed;
 mod inline;
 pub mod keys;
+mod list;
 mod pattern;
 mod pcre;
 mod regexp;
@@ -40,6 +43,8 @@ mod texthash;
 mod unix;
 
 pub use error::MapError;
+#[allow(unused_imports)] // for the daemons, built on other branches
+pub use list::{split_list, MapList};
 
 /// What to do with a key that is already in the table (postmap `-r`, `-w`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -110,6 +115,13 @@ pub trait Map: Send {
     /// keeps its old contents.
     fn commit(&mut self) -> Result<(), MapError> {
         Ok(())
+    }
+
+    /// Whether keys are matched by pattern (`regexp`, `pcre`, `cidr`): such
+    /// tables get only the full key of a partial-key search, as Postfix asks
+    /// only DICT_FLAG_FIXED tables for partial keys.
+    fn is_pattern(&self) -> bool {
+        false
     }
 
     /// Whether the file behind the table was replaced or modified since it was
@@ -212,12 +224,18 @@ pub fn create(spec: &str, flags: OpenFlags) -> Result<indexed::Builder, MapError
     }
 }
 
-/// The first of `keys` found in `map`, with the key that matched.
+/// The first of `keys` found in `map`, with the key that matched. `keys` is a
+/// partial-key search order (see `keys`); a pattern table gets the first only.
 #[allow(dead_code)] // for smtpd/smtp, built on other branches
 pub fn lookup_first<S: AsRef<str>>(
     map: &dyn Map,
     keys: &[S],
 ) -> Result<Option<(String, String)>, MapError> {
+    let keys = if map.is_pattern() {
+        &keys[..keys.len().min(1)]
+    } else {
+        keys
+    };
     for k in keys {
         if let Some(v) = map.lookup(k.as_ref())? {
             return Ok(Some((k.as_ref().to_string(), v)));

@@ -240,6 +240,10 @@ impl Map for RegexpMap {
         self.file.changed()
     }
 
+    fn is_pattern(&self) -> bool {
+        true
+    }
+
     fn lookup(&self, key: &str) -> Result<Option<String>, MapError> {
         self.rules.lookup(key).map_err(|reason| MapError::Match {
             table: self.spec.clone(),
