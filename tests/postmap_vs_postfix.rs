@@ -48,6 +48,11 @@ impl Side {
         }
         // The same source with a different name, for the -f (no folding) build.
         fs::copy(dir.path().join("access"), dir.path().join("access_nofold")).unwrap();
+        fs::copy(
+            dir.path().join("transport"),
+            dir.path().join("transport_lmdb"),
+        )
+        .unwrap();
         Side { dir, postfix }
     }
 
@@ -94,6 +99,7 @@ fn build_both(pf: &Side, pt: &Side) {
         ("postmap", &["hash:access"]),
         ("postmap", &["-f", "hash:access_nofold"]),
         ("postmap", &["btree:transport"]),
+        ("postmap", &["lmdb:transport_lmdb"]),
         ("postalias", &["hash:aliases"]),
         ("postalias", &["btree:aliases_tokens"]),
     ];
@@ -258,7 +264,8 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<String>)> {
         ("postmap", "hash:access", access.clone()),
         ("postmap", "access", access),
         ("postmap", "hash:access_nofold", nofold),
-        ("postmap", "btree:transport", transport),
+        ("postmap", "btree:transport", transport.clone()),
+        ("postmap", "lmdb:transport_lmdb", transport),
         ("postmap", "texthash:texthash", texthash),
         ("postmap", "regexp:checks.regexp", regexp),
         ("postmap", "pcre:checks.pcre", pcre),
@@ -329,6 +336,7 @@ fn dumps_match_postfix() {
     let dumps: &[(&str, &str)] = &[
         ("postmap", "hash:access"),
         ("postmap", "btree:transport"),
+        ("postmap", "lmdb:transport_lmdb"),
         ("postmap", "texthash:texthash"),
         ("postalias", "hash:aliases"),
         ("postalias", "btree:aliases_tokens"),
