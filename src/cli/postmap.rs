@@ -245,11 +245,10 @@ impl Driver<'_> {
     /// The keys to look up from standard input: one per line, or with `-h`/`-b`
     /// a message's (unfolded) header lines and/or body lines, as postmap(1) says.
     fn stdin_keys(&self) -> Result<Vec<String>, Fatal> {
-        let mut text = String::new();
-        io::stdin()
-            .lock()
-            .read_to_string(&mut text)
-            .map_err(|e| Fatal(format!("read standard input: {e}")))?;
+        // Keys that are not UTF-8 cannot be in a table; they are looked up
+        // with U+FFFD in place of the bad bytes rather than stopping the run.
+        let bytes = read_stdin()?;
+        let text = String::from_utf8_lossy(&bytes);
         let o = self.options;
         if !o.headers && !o.body {
             return Ok(text
