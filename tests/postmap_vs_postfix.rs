@@ -430,3 +430,18 @@ fn updates_match_postfix() {
         );
     }
 }
+
+#[test]
+fn message_lookups_match_postfix() {
+    let (pf, pt) = (Side::new(true), Side::new(false));
+    let message = "Subject: buy viagra\n now\nFrom: MAILER-DAEMON@x\nX-Bar: a b\n\nbody 12345\na word\n\naaab\n";
+    for flags in [&["-h"][..], &["-b"], &["-h", "-b"], &["-hb"]] {
+        for table in ["regexp:checks.regexp", "pcre:checks.pcre"] {
+            let mut args = flags.to_vec();
+            args.extend(["-q", "-", table]);
+            let a = pf.run("postmap", &args, Some(message));
+            let b = pt.run("postmap", &args, Some(message));
+            assert_eq!((&a.stdout, a.code), (&b.stdout, b.code), "postmap {args:?}");
+        }
+    }
+}

@@ -190,7 +190,7 @@ impl Options {
     }
 }
 
-/// What `run_common` does besides building.
+/// The tables of one run and what to do with them besides building.
 pub(super) struct Driver<'a> {
     pub tool: Tool,
     pub options: &'a Options,
@@ -258,10 +258,12 @@ impl Driver<'_> {
                 .collect());
         }
         let mut keys = Vec::new();
-        let mut lines = text.lines().peekable();
+        let mut lines = text.lines();
         let mut header: Option<String> = None;
+        let mut separator = None;
         while let Some(line) = lines.next() {
             if line.is_empty() {
+                separator = Some(line);
                 break;
             }
             if line.starts_with([' ', '\t']) {
@@ -284,7 +286,9 @@ impl Driver<'_> {
             }
         }
         if o.body {
-            keys.extend(lines.map(String::from));
+            // The empty line that ends the headers is the first body line, as
+            // Postfix's body_checks see it (checked with postmap -b).
+            keys.extend(separator.into_iter().chain(lines).map(String::from));
         }
         Ok(keys)
     }
