@@ -24,6 +24,10 @@ pub trait Pattern: Sized + Send {
     /// Compiles `pattern` with the table's `flags` letters; `utf8` matches by
     /// character (Postfix with `smtputf8_enable = yes`), else by byte.
     fn compile(pattern: &str, flags: &str, utf8: bool) -> Result<Self, String>;
+    /// Warnings about accepted but meaningless `flags` (logged with file:line).
+    fn flag_warnings(_flags: &str) -> Vec<String> {
+        Vec::new()
+    }
     /// The number of capture groups, for checking `$n` at load time.
     fn groups(&self) -> usize;
     /// Whether `key` matches.
@@ -211,6 +215,9 @@ impl<P: Pattern> RuleSet<P> {
             let (negate, pattern, flags, result) =
                 split_pattern(rest).map_err(|r| syntax(line, r))?;
             let pat = P::compile(pattern, flags, utf8).map_err(|r| syntax(line, r))?;
+            for w in P::flag_warnings(flags) {
+                log::warn!("{place}, line {line}: {w}");
+            }
             if is_if {
                 if !result.is_empty() {
                     return Err(syntax(line, "garbage after IF pattern".into()));

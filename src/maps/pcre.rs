@@ -3,7 +3,7 @@
 //! Mirrors Postfix `util/dict_pcre.c` and pcre_table(5). Flags: `i` toggles
 //! case-insensitive matching (on by default), `m` multi-line, `s` dot-all, `x`
 //! extended, `A` anchored at the start, `E` dollar-end-only, `U` ungreedy, `X`
-//! (PCRE1 "extra": accepted, no effect with PCRE2, as in Postfix built with PCRE2).
+//! (PCRE1 "extra": ignored with a warning, as Postfix built with PCRE2 does).
 //! Patterns are compiled in UTF mode when `smtputf8_enable = yes`, as Postfix
 //! does; otherwise they match bytes.
 //!
@@ -81,6 +81,15 @@ impl Pattern for PcrePattern {
                 )
             })?;
         Ok(PcrePattern { re })
+    }
+
+    fn flag_warnings(flags: &str) -> Vec<String> {
+        // Postfix 3.7 with PCRE2 says so for the PCRE1-only X flag.
+        if flags.contains('X') {
+            vec!["ignoring obsolete regexp option \"X\"".to_string()]
+        } else {
+            Vec::new()
+        }
     }
 
     fn groups(&self) -> usize {
