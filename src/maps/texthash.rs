@@ -2,6 +2,7 @@
 //!
 //! Mirrors Postfix `util/dict_thash.c`: same source syntax as `hash:` (see
 //! `source`), keys folded unless `-f`, duplicates warned with the source line,
+//! a line without a value an error naming file and line (Postfix skips it),
 //! read-only, no `postmap` build step.
 //!
 //! main.cf parameters read: none.
@@ -36,12 +37,14 @@ impl TexthashMap {
             index: HashMap::new(),
         };
         for_each_logical_line(&bytes, path, name, |line, text| {
-            let Some((key, value)) = split_key_value(text) else {
-                log::warn!(
-                    "{name}, line {line}: expected format: key whitespace value -- ignoring this line"
-                );
-                return Ok(());
-            };
+            // As for hash: a line without a value is an error (Postfix warns
+            // and ignores the line).
+            let (key, value) = split_key_value(text).ok_or_else(|| MapError::Syntax {
+                place: name.to_string(),
+                file: path.to_path_buf(),
+                line,
+                reason: "expected format: key whitespace value".into(),
+            })?;
             let key = flags.fold_key(key).into_owned();
             match map.index.get(&key) {
                 Some(&i) => match flags.duplicates {
