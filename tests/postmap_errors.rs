@@ -92,6 +92,20 @@ fn line_without_value_keeps_old_table() {
 }
 
 #[test]
+fn ten_megabyte_line_keeps_old_table() {
+    let mut bad = b"a 1\nb ".to_vec();
+    bad.extend(std::iter::repeat_n(b'x', 10 << 20));
+    bad.push(b'\n');
+    rebuild_fails(
+        "postmap",
+        "hash:access",
+        b"a 1\nb 2\n",
+        &bad,
+        "access, line 2: logical line longer than 1048576 bytes",
+    );
+}
+
+#[test]
 fn non_utf8_keeps_old_table() {
     rebuild_fails(
         "postmap",

@@ -12,9 +12,8 @@ use std::path::{Path, PathBuf};
 
 use super::ConfigError;
 
-/// Longest logical line accepted. Postfix has no limit; Postern stops a runaway
-/// line (a corrupt or binary file) with one error instead of eating memory.
-pub const MAX_LINE: usize = 1 << 20;
+/// Longest logical line accepted (shared with table sources).
+pub const MAX_LINE: usize = crate::util::MAX_LOGICAL_LINE;
 
 /// One `name = value` line of main.cf.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -78,6 +78,17 @@ pub fn for_each_logical_line(
                 e.valid_up_to() + 1
             ),
         })?;
+        if buf.len().saturating_add(text.len()) > crate::util::MAX_LOGICAL_LINE {
+            return Err(MapError::Syntax {
+                place: place.to_string(),
+                file: file.to_path_buf(),
+                line: if raw[0].is_ascii_whitespace() && start != 0 { start } else { number },
+                reason: format!(
+                    "logical line longer than {} bytes",
+                    crate::util::MAX_LOGICAL_LINE
+                ),
+            });
+        }
         if raw[0].is_ascii_whitespace() {
             if start == 0 {
                 if !skipping {
