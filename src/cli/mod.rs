@@ -4,6 +4,7 @@
 //! This is the only layer that turns errors into exit statuses; commands report
 //! failures in Postfix's form (`postmap: fatal: ...`) and return an `ExitCode`.
 
+mod logging;
 mod postalias;
 mod postconf;
 mod postfix;

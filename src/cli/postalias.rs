@@ -91,7 +91,7 @@ fn main(args: &[String]) -> Result<bool, Fatal> {
     if o.verbose {
         crate::log::init("postalias", crate::log::Settings::command_line(true));
     }
-    let cfg = load_config(&mut o)?;
+    let cfg = load_config(&mut o, Tool::Postalias)?;
     let default_type = cfg.get("default_database_type");
     let driver = Driver {
         tool: Tool::Postalias,
@@ -146,7 +146,7 @@ pub fn run_newaliases(args: Vec<String>) -> ExitCode {
         }
     }
     finish((|| {
-        let cfg = load_config(&mut o)?;
+        let cfg = load_config(&mut o, Tool::Postalias)?;
         let default_type = cfg.get("default_database_type");
         let mut stdin = None;
         for spec in alias_tables(&cfg.get("alias_database"), &default_type) {

@@ -164,9 +164,10 @@ pub(super) fn parse_options(tool: Tool, args: &[String]) -> Result<Options, Fata
 
 /// Reads main.cf from `-c DIR`, `$MAIL_CONFIG` or /etc/postfix, and takes the
 /// key-folding mode from `smtputf8_enable`.
-pub(super) fn load_config(o: &mut Options) -> Result<Config, Fatal> {
+pub(super) fn load_config(o: &mut Options, tool: Tool) -> Result<Config, Fatal> {
     let dir = config::config_dir(o.config_dir.as_deref());
     let cfg = Config::load(&dir).map_err(|e| Fatal(e.to_string()))?;
+    super::logging::from_config(tool.name(), &cfg, o.verbose);
     o.utf8 = cfg.get("smtputf8_enable") == "yes";
     Ok(cfg)
 }
@@ -441,7 +442,7 @@ fn main(args: &[String]) -> Result<bool, Fatal> {
     if o.verbose {
         crate::log::init("postmap", crate::log::Settings::command_line(true));
     }
-    let cfg = load_config(&mut o)?;
+    let cfg = load_config(&mut o, Tool::Postmap)?;
     let default_type = cfg.get("default_database_type");
     let driver = Driver {
         tool: Tool::Postmap,

@@ -82,7 +82,11 @@ pub fn for_each_logical_line(
             return Err(MapError::Syntax {
                 place: place.to_string(),
                 file: file.to_path_buf(),
-                line: if raw[0].is_ascii_whitespace() && start != 0 { start } else { number },
+                line: if raw[0].is_ascii_whitespace() && start != 0 {
+                    start
+                } else {
+                    number
+                },
                 reason: format!(
                     "logical line longer than {} bytes",
                     crate::util::MAX_LOGICAL_LINE
