@@ -33,10 +33,10 @@ pub const RECEIVER_DOMAINS: &str = "test.example, mx.test.example";
 /// What the instance is for.
 #[derive(Debug, Clone)]
 pub enum Role {
-    /// Receives mail on its port: `RECEIVER_DOMAINS` go to Maildirs under
-    /// `vmail/DOMAIN/USER/`; relaying to other domains is allowed only by
+    /// Receives mail on its port: `RECEIVER_DOMAINS` go to the Maildir
+    /// `vmail/Maildir/`; relaying to other domains is allowed only by
     /// `permit_tls_clientcerts` (`mynetworks` excludes loopback), and what is
-    /// relayed is also delivered to `vmail/DOMAIN/USER/` (`default_transport =
+    /// relayed is also delivered to that Maildir (`default_transport =
     /// virtual`) so a test can see it arrived without any DNS.
     Receiver,
     /// Sends every message to `relayhost` (e.g. `[127.0.0.1]:2525`); its own port
@@ -153,11 +153,6 @@ impl PostfixInstance {
         fs::write(pi.config_dir().join("main.cf"), pi.main_cf()).expect("write main.cf");
         fs::write(pi.config_dir().join("master.cf"), master_cf(port)).expect("write master.cf");
         fs::write(pi.config_dir().join("relay_clientcerts"), "").expect("write table");
-        fs::write(
-            pi.config_dir().join("vmailbox"),
-            "# address -> Maildir under virtual_mailbox_base\n/^([^@]+)@([^@]+)$/ ${2}/${1}/\n",
-        )
-        .expect("write vmailbox");
         pi
     }
 
@@ -194,7 +189,7 @@ impl PostfixInstance {
              smtpd_tls_fingerprint_digest = sha256\n\
              smtp_tls_fingerprint_digest = sha256\n\
              virtual_mailbox_base = {d}/vmail\n\
-             virtual_mailbox_maps = regexp:{d}/etc/vmailbox\n\
+             virtual_mailbox_maps = static:Maildir/\n\
              virtual_uid_maps = static:{uid}\n\
              virtual_gid_maps = static:{gid}\n\
              virtual_minimum_uid = 1\n\
@@ -488,15 +483,28 @@ impl PostfixInstance {
         })
     }
 
-    /// Maildir of `address` on a receiving instance (`vmail/DOMAIN/USER/`).
-    pub fn maildir(&self, address: &str) -> PathBuf {
-        let (user, domain) = address.rsplit_once('@').expect("address with @");
-        self.dir.path().join("vmail").join(domain).join(user)
+    /// The one Maildir every virtual delivery goes to (`vmail/Maildir/`).
+    /// virtual(8) refuses regexp substitutions in `virtual_mailbox_maps`, so
+    /// recipients share it and are told apart by their `Delivered-To:` header.
+    pub fn maildir(&self) -> PathBuf {
+        self.dir.path().join("vmail/Maildir")
     }
 
-    /// Messages delivered to `address` (Maildir `new/` and `cur/`), oldest first.
+    /// Messages delivered to `address` (its `Delivered-To:`, which virtual(8)
+    /// adds, compared case-insensitively), oldest first.
     pub fn mailbox(&self, address: &str) -> Vec<Mail> {
-        let md = self.maildir(address);
+        self.all_mail()
+            .into_iter()
+            .filter(|m| {
+                m.header("Delivered-To")
+                    .is_some_and(|d| d.eq_ignore_ascii_case(address))
+            })
+            .collect()
+    }
+
+    /// Every message in the Maildir (`new/` and `cur/`), oldest first.
+    pub fn all_mail(&self) -> Vec<Mail> {
+        let md = self.maildir();
         let mut paths: Vec<PathBuf> = ["new", "cur"]
             .iter()
             .filter_map(|s| fs::read_dir(md.join(s)).ok())
