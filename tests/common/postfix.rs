@@ -188,17 +188,17 @@ impl PostfixInstance {
              smtpd_tls_loglevel = 1\n\
              smtpd_tls_fingerprint_digest = sha256\n\
              smtp_tls_fingerprint_digest = sha256\n\
-             virtual_mailbox_base = {d}/vmail\n\
-             virtual_mailbox_maps = static:Maildir/\n\
-             virtual_uid_maps = static:{uid}\n\
-             virtual_gid_maps = static:{gid}\n\
-             virtual_minimum_uid = 1\n\
              relay_clientcerts = texthash:{d}/etc/relay_clientcerts\n"
         );
         match &self.role {
             Role::Receiver => s.push_str(&format!(
                 "myhostname = {RECEIVER_HOSTNAME}\n\
                  virtual_mailbox_domains = {RECEIVER_DOMAINS}\n\
+                 virtual_mailbox_base = {d}/vmail\n\
+                 virtual_mailbox_maps = static:Maildir/\n\
+                 virtual_uid_maps = static:{uid}\n\
+                 virtual_gid_maps = static:{gid}\n\
+                 virtual_minimum_uid = 1\n\
                  default_transport = virtual\n\
                  mynetworks = 192.0.2.0/24\n\
                  smtpd_relay_restrictions = permit_mynetworks, permit_tls_clientcerts, reject_unauth_destination\n"
