@@ -307,6 +307,11 @@ impl SClient {
         let mut stdin = child.stdin.take().expect("stdin");
         let mut replies = Vec::new();
         let mut in_data = false;
+        if !self.starttls {
+            // Wrapper mode: the greeting arrives inside TLS; s_client consumed it
+            // itself only with -starttls.
+            wait_reply(&rx, &mut replies, Duration::from_secs(20));
+        }
         for line in script {
             let _ = stdin.write_all(format!("{line}\n").as_bytes());
             let _ = stdin.flush();
@@ -317,7 +322,7 @@ impl SClient {
                 in_data = false;
             }
             match wait_reply(&rx, &mut replies, Duration::from_secs(20)) {
-                Some(code) if code == 354 => in_data = true,
+                Some(354) => in_data = true,
                 Some(_) => {}
                 None => break,
             }
