@@ -107,6 +107,33 @@ fn s_client_sees_the_pki_server_certificate_and_resumes() {
         .run(&["EHLO client.test.example", "QUIT"]);
     assert!(second.reused(), "session not resumed:\n{}", second.stdout);
 
+    // A whole transaction through s_client, message lines sent after the 354.
+    let t = SClient::new(rx.port).ca_file(&pki.ca.cert_pem).run(&[
+        "EHLO client.test.example",
+        "MAIL FROM:<ivan@sender.example>",
+        "RCPT TO:<judy@test.example>",
+        "DATA",
+        "Subject: via s_client",
+        "",
+        "s_client body",
+        ".",
+        "QUIT",
+    ]);
+    let codes: Vec<&str> = t
+        .replies
+        .iter()
+        .filter(|l| l.as_bytes()[3] == b' ')
+        .map(|l| &l[..3])
+        .collect();
+    assert_eq!(
+        codes,
+        ["250", "250", "250", "354", "250", "221"],
+        "{:?}",
+        t.replies
+    );
+    let m = rx.wait_mail("judy@test.example", 1, Duration::from_secs(20));
+    assert_eq!(m[0].header("Subject").as_deref(), Some("via s_client"));
+
     // The same server checked against the untrusted CA fails the handshake.
     let bad = SClient::new(rx.port)
         .ca_file(&pki.untrusted_ca.cert_pem)
