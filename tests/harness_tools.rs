@@ -1,7 +1,8 @@
 //! Tests of the harness's tools (tests/common/tools.rs) against the real
 //! programs: dnsmasq answering MX/A/AAAA/null-MX for test domains, smtp-source
-//! into smtp-sink, the raw SMTP client sending exact bytes, `wait_for`, and
-//! `openssl s_client` in wrapper mode against a Postfix smtps service.
+//! into smtp-sink, the raw SMTP client sending exact bytes, `wait_for`,
+//! `openssl s_client` in wrapper mode against a Postfix smtps service, and
+//! Postfix's `posttls-finger` and `pflogsumm` on a Postfix instance.
 
 mod common;
 
@@ -146,4 +147,61 @@ fn s_client_wrapper_mode_against_postfix_smtps() {
         "{:?}",
         r.replies
     );
+}
+
+#[test]
+fn posttls_finger_and_pflogsumm_on_postfix() {
+    let pki = Pki::new();
+    let mut rx = PostfixInstance::new(Role::Receiver);
+    rx.receiver_tls(&pki);
+    rx.start();
+    let dest = format!("[127.0.0.1]:{}", rx.port);
+    let out = common::tools::posttls_finger(
+        &rx.config_dir(),
+        &[
+            "-c",
+            "-l",
+            "secure",
+            "-d",
+            "sha256",
+            "-F",
+            pki.ca.cert_pem.to_str().unwrap(),
+            &dest,
+            "mx.test.example",
+        ],
+    );
+    let text = out.stdout.clone() + &out.stderr;
+    assert_eq!(out.code(), 0, "{text}");
+    let fp = &pki.server.fingerprints;
+    let expected = format!(
+        "subject_CN=mx.test.example, issuer_CN=Postern Test CA, fingerprint={}, pkey_fingerprint={}",
+        fp.cert_sha256, fp.pkey_sha256
+    );
+    assert!(text.contains(&expected), "{expected}\n{text}");
+    assert!(
+        text.contains(&format!(
+            "Verified TLS connection established to 127.0.0.1[127.0.0.1]:{}: TLSv1.",
+            rx.port
+        )),
+        "{text}"
+    );
+    let r = common::tools::Swaks::new(rx.port)
+        .from("k@sender.example")
+        .to("l@test.example")
+        .starttls()
+        .run();
+    assert_eq!(r.code, 0, "{}", r.transcript);
+    rx.wait_delivered("l@test.example", Duration::from_secs(20));
+    let sum = common::tools::pflogsumm(&rx.dir().join("maillog"), &[]);
+    assert_eq!(sum.code(), 0, "{}", sum.stderr);
+    let count = |what: &str| {
+        sum.stdout
+            .lines()
+            .find(|l| l.trim_end().ends_with(what) && l.split_whitespace().count() == 2)
+            .and_then(|l| l.split_whitespace().next()?.parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("no '{what}' count in:\n{}", sum.stdout))
+    };
+    assert_eq!(count("received"), 1, "{}", sum.stdout);
+    assert_eq!(count("delivered"), 1, "{}", sum.stdout);
+    assert_eq!(count("bounced"), 0, "{}", sum.stdout);
 }

@@ -131,6 +131,11 @@ impl PostfixInstance {
     pub fn new(role: Role) -> PostfixInstance {
         require_tool(POSTFIX, "postfix");
         require_tool(POSTCONF, "postfix");
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "a Postfix test instance must be started as root (its master binds, \
+             then runs daemons as mail_owner postfix); CI runs tests as root"
+        );
         let dir = tempfile::Builder::new()
             .prefix("postern-postfix.")
             .tempdir()
@@ -302,9 +307,26 @@ impl PostfixInstance {
         writeln!(f, "{fingerprint} test-client").expect("write relay_clientcerts");
     }
 
-    /// `postfix -c DIR start`, then waits for the smtpd port.
+    /// `postfix -c DIR start`, then waits for the smtpd port. Should another
+    /// process have taken the port since `new()`, moves to a free one: read
+    /// `port` after `start()`.
     pub fn start(&mut self) {
-        let o = self.postfix_cmd("start");
+        let mut o = self.postfix_cmd("start");
+        for _ in 0..5 {
+            if o.0 || !self.log().contains("Address already in use") {
+                break;
+            }
+            let master = self.config_dir().join("master.cf");
+            let text = fs::read_to_string(&master).expect("read master.cf");
+            let new_port = free_port();
+            let text = text.replace(
+                &format!("127.0.0.1:{} inet", self.port),
+                &format!("127.0.0.1:{new_port} inet"),
+            );
+            fs::write(&master, text).expect("write master.cf");
+            self.port = new_port;
+            o = self.postfix_cmd("start");
+        }
         assert!(
             o.0,
             "postfix -c {} start failed: {}\nmaillog:\n{}",

@@ -891,3 +891,30 @@ pub fn lettre_transport(
         .timeout(Some(Duration::from_secs(20)))
         .build()
 }
+
+// ---------------------------------------------------------------- log tools
+
+/// Runs `pflogsumm` on a Postfix-format log file (e.g. a maillog) and returns
+/// its report.
+pub fn pflogsumm(log: &Path, extra: &[&str]) -> Output {
+    let bin = require_tool("/usr/sbin/pflogsumm", "pflogsumm");
+    let mut args: Vec<&str> = extra.to_vec();
+    let log = log.to_str().expect("utf-8 path");
+    args.push(log);
+    run(&bin, &args)
+}
+
+/// Runs Postfix's `posttls-finger ARGS...` (e.g. `-c -l secure -F CAfile
+/// [127.0.0.1]:PORT`), for comparison with Postern's. It has no `-c` and insists
+/// on a main.cf, so it reads the one in `config_dir` (through `MAIL_CONFIG`,
+/// trusted as we are root): use any `PostfixInstance::config_dir()`.
+pub fn posttls_finger(config_dir: &Path, args: &[&str]) -> Output {
+    let bin = require_tool("/usr/sbin/posttls-finger", "postfix");
+    let o = Command::new(bin)
+        .args(args)
+        .env("MAIL_CONFIG", config_dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run posttls-finger");
+    Output::of(o)
+}
