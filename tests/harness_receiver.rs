@@ -233,3 +233,21 @@ fn raw_smtp_starttls_dialogue_and_transcript() {
         .contains("Client CN \"client.test.example\""));
     assert!(rx.log().contains("NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 554 5.7.1 <someone@elsewhere.example>: Relay access denied"), "{}", rx.log());
 }
+
+#[test]
+fn start_moves_off_a_port_taken_meanwhile() {
+    let mut rx = PostfixInstance::new(Role::Receiver);
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", rx.port)).unwrap();
+    let taken = rx.port;
+    rx.start();
+    assert_ne!(rx.port, taken);
+    let mut c = RawSmtp::connect(rx.port);
+    let greeting = c.read_reply().unwrap();
+    assert!(
+        greeting
+            .text()
+            .starts_with("220 mx.test.example ESMTP Postfix"),
+        "{greeting:?}"
+    );
+    drop(squatter);
+}
