@@ -99,7 +99,7 @@ pub struct Cert {
     pub cn: String,
     /// The certificate alone, PEM (mode 0644).
     pub cert_pem: PathBuf,
-    /// The private key, traditional/PKCS#8 PEM as OpenSSL writes it (mode 0600).
+    /// The private key, PKCS#8 PEM (mode 0600).
     pub key_pem: PathBuf,
     /// Certificate followed by its key in one file (mode 0600), as Postfix
     /// accepts in `smtpd_tls_cert_file` with `smtpd_tls_key_file = $smtpd_tls_cert_file`.
