@@ -136,3 +136,27 @@ fn sender_relays_to_smtp_sink() {
         dumped[0]
     );
 }
+
+#[test]
+fn deferred_while_receiver_is_down_then_sent() {
+    let mut rx = PostfixInstance::new(Role::Receiver);
+    let mut tx = PostfixInstance::new(Role::sender_to(rx.port));
+    tx.start();
+    let id = tx.send(
+        "sender@test.example",
+        &["later@test.example"],
+        "Subject: retry\n\nretried body\n",
+    );
+    let first = tx.wait_delivered(&id, Duration::from_secs(30));
+    assert_eq!(first.status, "deferred", "{}", first.line);
+    assert!(
+        first.reason.contains("Connection refused"),
+        "{}",
+        first.reason
+    );
+    rx.start();
+    let sent = tx.wait_status(&id, "sent", Duration::from_secs(60));
+    assert_eq!(sent.to, "later@test.example");
+    let m = rx.wait_mail("later@test.example", 1, Duration::from_secs(20));
+    assert!(m[0].body().contains("retried body"));
+}

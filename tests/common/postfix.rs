@@ -505,6 +505,26 @@ impl PostfixInstance {
         })
     }
 
+    /// Waits for a delivery attempt for `key` (queue ID or recipient) with the
+    /// given `status` (e.g. `sent` after earlier `deferred` ones); panics with
+    /// the maillog on timeout.
+    pub fn wait_status(&self, key: &str, status: &str, timeout: Duration) -> Delivery {
+        let mut found = None;
+        wait_for(timeout, || {
+            found = self
+                .deliveries()
+                .into_iter()
+                .find(|d| (d.queue_id == key || d.to == key) && d.status == status);
+            found.is_some()
+        });
+        found.unwrap_or_else(|| {
+            panic!(
+                "no status={status} for {key} within {timeout:?}\nmaillog:\n{}",
+                self.log()
+            )
+        })
+    }
+
     /// The one Maildir every virtual delivery goes to (`vmail/Maildir/`).
     /// virtual(8) refuses regexp substitutions in `virtual_mailbox_maps`, so
     /// recipients share it and are told apart by their `Delivered-To:` header.
