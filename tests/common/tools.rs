@@ -681,7 +681,7 @@ impl Dnsmasq {
     }
 
     /// Asks this server (UDP) for `name`/`rtype` and returns the answer records
-    /// in presentation form (`mx1.test.example. 10`... as hickory prints RDATA).
+    /// with RDATA in presentation form as hickory prints it (`10 mx1.test.example.`).
     pub fn query(&self, name: &str, rtype: hickory_proto::rr::RecordType) -> DnsAnswer {
         use hickory_proto::op::{Message, Query};
         use hickory_proto::rr::Name;
