@@ -11,6 +11,7 @@ mod dns;
 mod log;
 mod mail;
 mod maps;
+mod master;
 mod queue;
 mod smtpd;
 mod tls;
