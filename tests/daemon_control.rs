@@ -182,9 +182,17 @@ fn stock_master_cf_is_accepted() {
         .join("\n");
     assert!(master.contains(&format!("127.0.0.1:{port} inet")));
     let inst = Instance::with_master("", &master, port);
-    inst.start();
+    let o = inst.postfix(&["-v", "start"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
     inst.connect().quit();
     assert!(!inst.log().contains("warning"), "{}", inst.log());
+    assert!(
+        inst.log().contains(
+            "master.cf entries run as threads or not run: pickup/unix, cleanup/unix, qmgr/unix"
+        ),
+        "{}",
+        inst.log()
+    );
     assert_eq!(inst.postfix(&["stop"]).code, 0);
 }
 
@@ -230,5 +238,69 @@ fn root_mail_owner_is_refused() {
             .contains("parameter mail_owner: unknown user name value: no-such-user-here"),
         "{}",
         o.stderr
+    );
+}
+
+#[test]
+fn stop_lets_open_connections_finish() {
+    let inst = Instance::new("");
+    inst.start();
+    let mut open = inst.connect();
+    let dir = inst.path().to_path_buf();
+    let stopper = std::thread::spawn(move || {
+        postfix_command()
+            .arg("-c")
+            .arg(dir)
+            .arg("stop")
+            .output()
+            .unwrap()
+    });
+    inst.wait_for_log("terminating on signal 15", 1);
+    // No new clients once stopping; the listener closes within a poll period.
+    let until = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", inst.port)).is_ok() {
+        assert!(Instant::now() < until, "still accepting after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(open.command("NOOP").starts_with("250"));
+    open.quit();
+    let o = stopper.join().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("with force"));
+    assert_eq!(inst.postfix(&["status"]).code, 1);
+}
+
+#[test]
+fn abort_and_mail_config() {
+    let inst = Instance::new("");
+    // MAIL_CONFIG instead of -c, as everywhere in Postfix.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_postern"))
+        .arg("postfix")
+        .arg("start")
+        .env("MAIL_CONFIG", inst.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let _open = inst.connect();
+    let o = inst.postfix(&["abort"]);
+    assert_eq!(o.code, 0);
+    assert_eq!(
+        o.stderr,
+        "postfix/postfix-script: aborting the Postfix mail system\n"
+    );
+    let until = Instant::now() + Duration::from_secs(5);
+    while inst.postfix(&["status"]).code == 0 {
+        assert!(Instant::now() < until, "abort did not stop the master");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        inst.log().contains("terminating on signal 3"),
+        "{}",
+        inst.log()
     );
 }

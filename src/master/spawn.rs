@@ -72,3 +72,30 @@ where
             let _ = catch_unwind(AssertUnwindSafe(body));
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn contained_panic_ends_only_its_thread() {
+        let t = contained("boom", || panic!("connection went wrong")).unwrap();
+        assert!(t.join().is_ok());
+    }
+
+    #[test]
+    fn supervised_thread_is_restarted_after_a_panic() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&runs);
+        let t = supervised("flaky", move || {
+            if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("first run fails");
+            }
+        })
+        .unwrap();
+        t.join().unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+}

@@ -87,6 +87,14 @@ pub fn run(cmd: &str, inv: Invocation) -> ExitCode {
     }
     let script = Script::new(&cfg, inv.verbose);
     let running = match master::running(&cfg) {
+        // A locked pid file without a pid in it: signalling "0" would hit our
+        // own process group, so refuse.
+        Ok(Some(pid)) if pid <= 0 => {
+            return script.fatal(&format!(
+                "no process id in locked file {}",
+                master::pid_path(&cfg).display()
+            ))
+        }
         Ok(r) => r,
         Err(e) => return script.fatal(&e.to_string()),
     };
