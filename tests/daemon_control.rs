@@ -204,6 +204,18 @@ fn runs_as_mail_owner_when_started_as_root() {
     if nix::unistd::Uid::effective().is_root() {
         let (uid, _) = postfix_user();
         assert!(uids.iter().all(|u| *u == uid), "uids {uids:?}, want {uid}");
+        // Every thread, the queue writer started before the drop included.
+        #[cfg(target_os = "linux")]
+        for task in std::fs::read_dir(format!("/proc/{}/task", inst.pid())).unwrap() {
+            let status = std::fs::read_to_string(task.unwrap().path().join("status")).unwrap();
+            let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+            assert!(
+                line.split_whitespace()
+                    .skip(1)
+                    .all(|u| u == uid.to_string()),
+                "{line}"
+            );
+        }
         let meta = std::fs::metadata(inst.path().join("queue")).unwrap();
         assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), uid);
     } else {

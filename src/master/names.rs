@@ -1,20 +1,18 @@
 //! The main.cf parameter names the master reads, so that none is a bare string
-//! in the code (the shared table is `config::params`).
+//! in the code; those the shared `config::params::names` has come from there.
 //!
 //! Mirrors the `VAR_*` names of Postfix mail_params.h that master.c,
 //! master_ent.c, master_listen.c and anvil.c use.
+
+pub use crate::config::params::names::{INET_PROTOCOLS, MAILLOG_FILE, MYHOSTNAME, SYSLOG_NAME};
 
 pub const QUEUE_DIRECTORY: &str = "queue_directory";
 pub const DATA_DIRECTORY: &str = "data_directory";
 pub const PROCESS_ID_DIRECTORY: &str = "process_id_directory";
 pub const MAIL_OWNER: &str = "mail_owner";
 pub const MAIL_VERSION: &str = "mail_version";
-pub const MYHOSTNAME: &str = "myhostname";
-pub const SYSLOG_NAME: &str = "syslog_name";
 pub const SYSLOG_FACILITY: &str = "syslog_facility";
-pub const MAILLOG_FILE: &str = "maillog_file";
 pub const INET_INTERFACES: &str = "inet_interfaces";
-pub const INET_PROTOCOLS: &str = "inet_protocols";
 pub const DEFAULT_PROCESS_LIMIT: &str = "default_process_limit";
 pub const SMTPD_CLIENT_CONNECTION_COUNT_LIMIT: &str = "smtpd_client_connection_count_limit";
 pub const SMTPD_CLIENT_CONNECTION_RATE_LIMIT: &str = "smtpd_client_connection_rate_limit";
