@@ -13,8 +13,8 @@ use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
@@ -25,6 +25,10 @@ use super::spawn;
 /// How often an idle accept thread looks at the stop flag.
 const POLL_MS: u16 = 250;
 
+/// How often the process-limit warning is repeated while the limit is hit
+/// (master_spawn.c's 1000 s).
+const BUSY_WARNING_INTERVAL: Duration = Duration::from_secs(1000);
+
 /// Postscreen's reply when every server slot is taken (postscreen_early.c).
 const BUSY: &[u8] = b"421 4.3.2 All server ports are busy\r\n";
 
@@ -33,10 +37,14 @@ pub struct Entry {
     /// The master.cf service name (`smtp`, `127.0.0.1:2525`): anvil's key and
     /// the name in log lines.
     pub name: String,
+    /// The endpoint for the process-limit warning (`25`, `127.0.0.1:2525`).
+    pub label: String,
     /// Swapped by reload; each connection takes the value current at accept.
     pub served: RwLock<Arc<Served>>,
     /// Connections running now, against the process limit; also what stop waits for.
     pub active: AtomicUsize,
+    /// When the process-limit warning was last logged.
+    pub busy_warned: Mutex<Option<Instant>>,
 }
 
 impl Entry {
@@ -98,11 +106,7 @@ fn admit(stream: TcpStream, peer: SocketAddr, entry: &Arc<Entry>, anvil: &Anvil)
     let before = entry.active.fetch_add(1, Ordering::SeqCst);
     if limit > 0 && before >= limit {
         entry.active.fetch_sub(1, Ordering::SeqCst);
-        ::log::warn!(
-            "service \"{}\" ({}) has reached its process limit \"{limit}\": new clients may experience noticeable delays",
-            entry.name,
-            stream.local_addr().map(|a| a.to_string()).unwrap_or_default()
-        );
+        warn_busy(entry, limit);
         let mut s = stream;
         let _ = s.set_write_timeout(Some(Duration::from_secs(1)));
         let _ = s.write_all(BUSY);
@@ -121,6 +125,28 @@ fn admit(stream: TcpStream, peer: SocketAddr, entry: &Arc<Entry>, anvil: &Anvil)
         // the count is already given back.
         ::log::warn!("service {}: cannot start a thread: {e}", entry.name);
     }
+}
+
+/// master_spawn.c's three warnings, at most once per interval.
+fn warn_busy(entry: &Entry, limit: usize) {
+    let Ok(mut last) = entry.busy_warned.lock() else {
+        return;
+    };
+    if last.is_some_and(|t| t.elapsed() < BUSY_WARNING_INTERVAL) {
+        return;
+    }
+    *last = Some(Instant::now());
+    ::log::warn!(
+        "service \"{}\" ({}) has reached its process limit \"{limit}\": new clients may experience noticeable delays",
+        entry.name,
+        entry.label
+    );
+    ::log::warn!(
+        "to avoid this condition, increase the process count in master.cf or reduce the service time per client"
+    );
+    ::log::warn!(
+        "see http://www.postfix.org/STRESS_README.html for examples of stress-dependent configuration settings"
+    );
 }
 
 /// A connection's hold on its entry's process count and on anvil; given back

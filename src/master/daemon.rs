@@ -13,7 +13,7 @@ use std::net::TcpListener;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -103,8 +103,10 @@ pub fn run(opts: Options, ready: impl FnOnce()) -> Result<(), MasterError> {
             svc.name.clone(),
             Arc::new(Entry {
                 name: svc.name.clone(),
+                label: listen::endpoint_label(&svc.name),
                 served: RwLock::new(Arc::new(served)),
                 active: Default::default(),
+                busy_warned: Mutex::new(None),
             }),
         );
     }

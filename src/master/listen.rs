@@ -108,6 +108,17 @@ fn etc_services(name: &str) -> Option<u16> {
     None
 }
 
+/// The endpoint as master(8) names it in its process-limit warning: the port
+/// number alone for a host-less entry (`smtp` -> `25`), else `host:port`.
+pub fn endpoint_label(name: &str) -> String {
+    let (host, port) = split_service(name);
+    let port = service_port(port).map_or_else(|| port.to_string(), |p| p.to_string());
+    match host {
+        Some(h) if !h.is_empty() => format!("{h}:{port}"),
+        _ => port,
+    }
+}
+
 /// Splits `host:port` / `[host]:port` / `port`; the host is `None` without a colon.
 fn split_service(name: &str) -> (Option<&str>, &str) {
     if let Some(rest) = name.strip_prefix('[') {
@@ -231,6 +242,8 @@ mod tests {
         assert_eq!(service_port("smtps"), Some(465));
         assert_eq!(service_port("2525"), Some(2525));
         assert_eq!(service_port("no-such-service"), None);
+        assert_eq!(endpoint_label("smtp"), "25");
+        assert_eq!(endpoint_label("127.0.0.1:2525"), "127.0.0.1:2525");
     }
 
     #[test]
