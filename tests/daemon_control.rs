@@ -39,6 +39,15 @@ fn start_status_stop_status() {
     assert_eq!(c.greeting, format!("220 {HOSTNAME} ESMTP Postfix"));
     c.quit();
 
+    // Detached: a session of its own (field 6 of /proc/PID/stat).
+    #[cfg(target_os = "linux")]
+    {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        let session: i32 = after_name.split(' ').nth(3).unwrap().parse().unwrap();
+        assert_eq!(session, pid);
+    }
+
     let o = inst.postfix(&["status"]);
     assert_eq!(o.code, 0);
     assert_eq!(

@@ -67,3 +67,21 @@ fn unknown_service_name_fails_start() {
         o.stderr
     );
 }
+
+#[test]
+fn bracketed_ipv6_entry() {
+    if !ipv6_loopback_works() {
+        return;
+    }
+    let port = free_port();
+    let inst = Instance::with_master(
+        "inet_protocols = all",
+        &format!("[::1]:{port} inet n - n - - smtpd\n"),
+        port,
+    );
+    inst.start();
+    let s = TcpStream::connect(("::1", port)).expect("connect [::1]");
+    drop(s);
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+    assert_eq!(inst.postfix(&["stop"]).code, 0);
+}

@@ -15,6 +15,12 @@ fn reload_changes_banner_for_new_connections_only() {
     assert_eq!(old.greeting, format!("220 {HOSTNAME} ESMTP Postfix"));
 
     inst.write_main("smtpd_banner = $myhostname ESMTP reloaded");
+    let master = std::fs::read_to_string(inst.path().join("master.cf")).unwrap();
+    std::fs::write(
+        inst.path().join("master.cf"),
+        format!("{master}127.0.0.1:1 inet n - n - - smtpd\n"),
+    )
+    .unwrap();
     let o = inst.postfix(&["reload"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(
@@ -30,6 +36,14 @@ fn reload_changes_banner_for_new_connections_only() {
     );
     let new = inst.connect();
     assert_eq!(new.greeting, format!("220 {HOSTNAME} ESMTP reloaded"));
+    assert!(
+        inst.log().contains(&format!(
+            "warning: {}/master.cf, line 2: new service 127.0.0.1:1: restart the mail system to listen for it",
+            inst.path().display()
+        )),
+        "{}",
+        inst.log()
+    );
     new.quit();
 
     // The connection from before the reload is still served.

@@ -18,11 +18,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::accept::{self, Entry};
+use crossbeam_channel::Receiver;
+
 use super::anvil::{self, Anvil};
 use super::error::MasterError;
 use super::services::{self, Role};
 use super::signals::{self, Event};
 use super::{listen, names, pidfile, privs, spawn};
+use crate::config::master::Service;
 use crate::config::Config;
 use crate::queue::{QueueHandle, Store};
 
@@ -70,47 +73,10 @@ pub fn run(opts: Options, ready: impl FnOnce()) -> Result<(), MasterError> {
     }
     let _pid = pidfile::PidFile::take(&pid_dir.join(pidfile::MASTER_PID))?;
     let pending = signals::register()?;
-
-    let master_cf = cfg
-        .master_cf()
-        .ok_or_else(|| MasterError::NoMasterCf(opts.config_dir.clone()))?;
-    services::report_skipped(&cfg);
-    let protocols = listen::Protocols::from_config(&cfg)?;
-    let default_limit = cfg.get_int(names::DEFAULT_PROCESS_LIMIT)?;
-    let mut sockets: Vec<(String, TcpListener)> = Vec::new();
-    for svc in master_cf
-        .services
-        .iter()
-        .filter(|s| services::role(s) == Role::Smtpd)
-    {
-        let backlog = svc.process_limit.parse().unwrap_or(0).max(default_limit);
-        for addr in listen::addresses(svc, &cfg, protocols)? {
-            ::log::debug!("service {}: listening on {addr}", svc.name);
-            sockets.push((svc.name.clone(), listen::bind(addr, backlog)?));
-        }
-    }
-
+    let sockets = bind_listeners(&cfg)?;
     let store = Store::open(&queue_dir)?;
     let queue = store.handle();
-    let mut entries = BTreeMap::new();
-    for svc in master_cf
-        .services
-        .iter()
-        .filter(|s| services::role(s) == Role::Smtpd)
-    {
-        let served = services::build(&cfg, svc, &queue)?;
-        entries.insert(
-            svc.name.clone(),
-            Arc::new(Entry {
-                name: svc.name.clone(),
-                label: listen::endpoint_label(&svc.name),
-                served: RwLock::new(Arc::new(served)),
-                active: Default::default(),
-                busy_warned: Mutex::new(None),
-            }),
-        );
-    }
-
+    let entries = build_entries(&cfg, &queue)?;
     if let Some(owner) = &owner {
         hand_over(&queue_dir, &data_dir, owner)?;
         privs::drop_to(owner)?;
@@ -122,23 +88,8 @@ pub fn run(opts: Options, ready: impl FnOnce()) -> Result<(), MasterError> {
 
     // From here on no thread runs as root.
     let events = signals::forward(pending)?;
-    let (anvil, anvil_rx) = Anvil::channel();
-    let anvil_thread =
-        spawn::supervised("anvil", move || anvil::serve(&anvil_rx)).map_err(MasterError::Spawn)?;
     let stop = Arc::new(AtomicBool::new(false));
-    let mut acceptors: Vec<JoinHandle<()>> = Vec::new();
-    for (name, socket) in sockets {
-        let Some(entry) = entries.get(&name).map(Arc::clone) else {
-            continue;
-        };
-        let (anvil, stop) = (anvil.clone(), Arc::clone(&stop));
-        let t = spawn::supervised(&format!("accept {name}"), move || {
-            accept::accept_loop(&socket, &entry, &anvil, &stop)
-        })
-        .map_err(MasterError::Spawn)?;
-        acceptors.push(t);
-    }
-    drop(anvil);
+    let acceptors = start_threads(sockets, &entries, &stop)?;
     ::log::info!(
         "daemon started -- version {}, configuration {}",
         cfg.get(names::MAIL_VERSION),
@@ -152,31 +103,113 @@ pub fn run(opts: Options, ready: impl FnOnce()) -> Result<(), MasterError> {
         entries,
         queue,
     };
-    let grace = loop {
-        match events.recv() {
-            Ok(Event::Reload) => master.reload(),
-            Ok(Event::Stop(sig)) => {
-                ::log::info!("terminating on signal {sig}");
-                break STOP_GRACE;
-            }
-            Ok(Event::Abort(sig)) => {
-                ::log::info!("terminating on signal {sig}");
-                break Duration::ZERO;
-            }
-            Err(_) => break Duration::ZERO,
-        }
-    };
+    let grace = master.serve_signals(&events);
     stop.store(true, Ordering::Relaxed);
     for t in acceptors {
         let _ = t.join();
     }
     master.drain(grace);
-    drop(anvil_thread);
     drop(store);
     Ok(())
 }
 
+/// The master.cf entries Postern listens for.
+fn smtpd_entries(cfg: &Config) -> Result<Vec<&Service>, MasterError> {
+    let master_cf = cfg
+        .master_cf()
+        .ok_or_else(|| MasterError::NoMasterCf(cfg.dir().to_path_buf()))?;
+    Ok(master_cf
+        .services
+        .iter()
+        .filter(|s| services::role(s) == Role::Smtpd)
+        .collect())
+}
+
+/// Binds every address of every smtpd entry (as root, before the drop), with
+/// master_listen.c's backlog: the larger of maxproc and default_process_limit.
+fn bind_listeners(cfg: &Config) -> Result<Vec<(String, TcpListener)>, MasterError> {
+    services::report_skipped(cfg);
+    let protocols = listen::Protocols::from_config(cfg)?;
+    let default_limit = cfg.get_int(names::DEFAULT_PROCESS_LIMIT)?;
+    let mut sockets = Vec::new();
+    for svc in smtpd_entries(cfg)? {
+        let backlog = svc.process_limit.parse().unwrap_or(0).max(default_limit);
+        for addr in listen::addresses(svc, cfg, protocols)? {
+            ::log::debug!("service {}: listening on {addr}", svc.name);
+            sockets.push((svc.name.clone(), listen::bind(addr, backlog)?));
+        }
+    }
+    Ok(sockets)
+}
+
+/// One `Entry` per smtpd entry, its service built while still privileged
+/// (smtpd reads its TLS keys here).
+fn build_entries(
+    cfg: &Config,
+    queue: &QueueHandle,
+) -> Result<BTreeMap<String, Arc<Entry>>, MasterError> {
+    let mut entries = BTreeMap::new();
+    for svc in smtpd_entries(cfg)? {
+        let served = services::build(cfg, svc, queue)?;
+        entries.insert(
+            svc.name.clone(),
+            Arc::new(Entry {
+                name: svc.name.clone(),
+                label: listen::endpoint_label(&svc.name),
+                served: RwLock::new(Arc::new(served)),
+                active: Default::default(),
+                busy_warned: Mutex::new(None),
+            }),
+        );
+    }
+    Ok(entries)
+}
+
+/// The anvil thread and one accept thread per listening socket, each
+/// restarted if it panics.
+fn start_threads(
+    sockets: Vec<(String, TcpListener)>,
+    entries: &BTreeMap<String, Arc<Entry>>,
+    stop: &Arc<AtomicBool>,
+) -> Result<Vec<JoinHandle<()>>, MasterError> {
+    let (anvil, anvil_rx) = Anvil::channel();
+    // Ends by itself once the last connection has dropped its handle.
+    spawn::supervised("anvil", move || anvil::serve(&anvil_rx)).map_err(MasterError::Spawn)?;
+    let mut acceptors = Vec::new();
+    for (name, socket) in sockets {
+        let Some(entry) = entries.get(&name).map(Arc::clone) else {
+            continue;
+        };
+        let (anvil, stop) = (anvil.clone(), Arc::clone(stop));
+        let t = spawn::supervised(&format!("accept {name}"), move || {
+            accept::accept_loop(&socket, &entry, &anvil, &stop)
+        })
+        .map_err(MasterError::Spawn)?;
+        acceptors.push(t);
+    }
+    Ok(acceptors)
+}
+
 impl Master {
+    /// Reloads on SIGHUP until a stop signal; returns how long open
+    /// connections may still run.
+    fn serve_signals(&mut self, events: &Receiver<Event>) -> Duration {
+        loop {
+            match events.recv() {
+                Ok(Event::Reload) => self.reload(),
+                Ok(Event::Stop(sig)) => {
+                    ::log::info!("terminating on signal {sig}");
+                    return STOP_GRACE;
+                }
+                Ok(Event::Abort(sig)) => {
+                    ::log::info!("terminating on signal {sig}");
+                    return Duration::ZERO;
+                }
+                Err(_) => return Duration::ZERO,
+            }
+        }
+    }
+
     /// SIGHUP: read main.cf and master.cf again and give new connections the
     /// new services; keep everything as it was when the new configuration fails.
     fn reload(&mut self) {
@@ -190,20 +223,19 @@ impl Master {
         for w in cfg.warnings() {
             ::log::warn!("{w}");
         }
-        let Some(master_cf) = cfg.master_cf() else {
-            ::log::error!("reload: no master.cf; keeping the configuration in use");
-            return;
+        let wanted = match smtpd_entries(&cfg) {
+            Ok(w) => w,
+            Err(e) => {
+                ::log::error!("reload: {e}; keeping the configuration in use");
+                return;
+            }
         };
         let mut built = Vec::new();
-        for svc in master_cf
-            .services
-            .iter()
-            .filter(|s| services::role(s) == Role::Smtpd)
-        {
+        for svc in wanted {
             if !self.entries.contains_key(&svc.name) {
                 ::log::warn!(
-                    "{}, line {}: new service {}: restart the mail system to listen for it",
-                    master_cf.path.display(),
+                    "{}/master.cf, line {}: new service {}: restart the mail system to listen for it",
+                    cfg.dir().display(),
                     svc.line,
                     svc.name
                 );
