@@ -82,7 +82,7 @@ pub fn run(cmd: &str, inv: Invocation) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if inv.background {
+    if inv.background && cmd == "start-fg" {
         return background(dir, inv.verbose);
     }
     let script = Script::new(&cfg, inv.verbose);
