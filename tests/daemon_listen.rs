@@ -1,7 +1,8 @@
 //! Listeners from master.cf: a host-less entry binds on every
 //! `inet_interfaces` address of the `inet_protocols` families, `-o` overrides
 //! reach that entry's smtpd only, and an inet entry Postern cannot run is
-//! warned about with its file and line.
+//! warned about with its file and line; a postscreen entry is served by smtpd
+//! with the `smtpd pass` entry's settings.
 
 mod common;
 
@@ -19,7 +20,7 @@ fn entries_interfaces_and_overrides() {
     let master = format!(
         "{plain} inet n - n - - smtpd\n\
          127.0.0.1:{sub} inet n - n - - smtpd\n  -o {{ smtpd_banner = $myhostname ESMTP submission }}\n\
-         127.0.0.1:{other} inet n - n - - postscreen\n\
+         127.0.0.1:{other} inet n - n - - qmqpd\n\
          pickup unix n - n 60 1 pickup\n"
     );
     let inst = Instance::with_master(
@@ -42,7 +43,7 @@ fn entries_interfaces_and_overrides() {
     assert!(TcpStream::connect(("127.0.0.1", other)).is_err());
     assert!(
         inst.log().contains(&format!(
-            "warning: {}/master.cf, line 4: service 127.0.0.1:{other}: command postscreen is not run by Postern; entry ignored",
+            "warning: {}/master.cf, line 4: service 127.0.0.1:{other}: command qmqpd is not run by Postern; entry ignored",
             inst.path().display()
         )),
         "{}",
@@ -83,5 +84,32 @@ fn bracketed_ipv6_entry() {
     let s = TcpStream::connect(("::1", port)).expect("connect [::1]");
     drop(s);
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+    assert_eq!(inst.postfix(&["stop"]).code, 0);
+}
+
+#[test]
+fn postscreen_entry_is_served_by_smtpd() {
+    let port = free_port();
+    let master = format!(
+        "127.0.0.1:{port} inet n - y - 1 postscreen\n\
+         smtpd pass - - y - - smtpd\n  -o {{ smtpd_banner = $myhostname ESMTP behind postscreen }}\n\
+         dnsblog unix - - y - 0 dnsblog\n"
+    );
+    let inst = Instance::with_master("", &master, port);
+    inst.start();
+    let c = inst.connect();
+    assert_eq!(
+        c.greeting,
+        format!("220 {HOSTNAME} ESMTP behind postscreen")
+    );
+    c.quit();
+    assert!(
+        inst.log().contains(&format!(
+            "warning: {}/master.cf, line 1: service 127.0.0.1:{port}: postscreen is not run by Postern; its clients go straight to smtpd with the settings of smtpd/pass",
+            inst.path().display()
+        )),
+        "{}",
+        inst.log()
+    );
     assert_eq!(inst.postfix(&["stop"]).code, 0);
 }

@@ -22,10 +22,9 @@ use crossbeam_channel::Receiver;
 
 use super::anvil::{self, Anvil};
 use super::error::MasterError;
-use super::services::{self, Role};
+use super::services::{self, Listening};
 use super::signals::{self, Event};
 use super::{listen, names, pidfile, privs, spawn};
-use crate::config::master::Service;
 use crate::config::Config;
 use crate::queue::{QueueHandle, Store};
 
@@ -113,16 +112,12 @@ pub fn run(opts: Options, ready: impl FnOnce()) -> Result<(), MasterError> {
     Ok(())
 }
 
-/// The master.cf entries Postern listens for.
-fn smtpd_entries(cfg: &Config) -> Result<Vec<&Service>, MasterError> {
-    let master_cf = cfg
-        .master_cf()
-        .ok_or_else(|| MasterError::NoMasterCf(cfg.dir().to_path_buf()))?;
-    Ok(master_cf
-        .services
-        .iter()
-        .filter(|s| services::role(s) == Role::Smtpd)
-        .collect())
+/// The master.cf entries Postern listens for (an error without master.cf).
+fn smtpd_entries(cfg: &Config) -> Result<Vec<Listening<'_>>, MasterError> {
+    if cfg.master_cf().is_none() {
+        return Err(MasterError::NoMasterCf(cfg.dir().to_path_buf()));
+    }
+    Ok(services::listening(cfg))
 }
 
 /// Binds every address of every smtpd entry (as root, before the drop), with
@@ -132,8 +127,14 @@ fn bind_listeners(cfg: &Config) -> Result<Vec<(String, TcpListener)>, MasterErro
     let protocols = listen::Protocols::from_config(cfg)?;
     let default_limit = cfg.get_int(names::DEFAULT_PROCESS_LIMIT)?;
     let mut sockets = Vec::new();
-    for svc in smtpd_entries(cfg)? {
-        let backlog = svc.process_limit.parse().unwrap_or(0).max(default_limit);
+    for entry in smtpd_entries(cfg)? {
+        let svc = entry.listen;
+        let backlog = entry
+            .settings
+            .process_limit
+            .parse()
+            .unwrap_or(0)
+            .max(default_limit);
         for addr in listen::addresses(svc, cfg, protocols)? {
             ::log::debug!("service {}: listening on {addr}", svc.name);
             sockets.push((svc.name.clone(), listen::bind(addr, backlog)?));
@@ -149,8 +150,9 @@ fn build_entries(
     queue: &QueueHandle,
 ) -> Result<BTreeMap<String, Arc<Entry>>, MasterError> {
     let mut entries = BTreeMap::new();
-    for svc in smtpd_entries(cfg)? {
-        let served = services::build(cfg, svc, queue)?;
+    for entry in smtpd_entries(cfg)? {
+        let served = services::build(cfg, &entry, queue)?;
+        let svc = entry.listen;
         entries.insert(
             svc.name.clone(),
             Arc::new(Entry {
@@ -231,7 +233,8 @@ impl Master {
             }
         };
         let mut built = Vec::new();
-        for svc in wanted {
+        for entry in wanted {
+            let svc = entry.listen;
             if !self.entries.contains_key(&svc.name) {
                 ::log::warn!(
                     "{}/master.cf, line {}: new service {}: restart the mail system to listen for it",
@@ -241,7 +244,7 @@ impl Master {
                 );
                 continue;
             }
-            match services::build(&cfg, svc, &self.queue) {
+            match services::build(&cfg, &entry, &self.queue) {
                 Ok(s) => built.push((svc.name.clone(), s)),
                 Err(e) => {
                     ::log::error!("reload: {e}; keeping the configuration in use");

@@ -1,5 +1,6 @@
 //! master.cf entries sorted into what Postern serves (`inet` entries running
-//! smtpd), what it runs as internal threads or does not run (pickup, cleanup,
+//! smtpd; `inet` postscreen entries, whose clients go straight to smtpd with
+//! the `smtpd pass` entry's settings), what it runs as internal threads or does not run (pickup, cleanup,
 //! qmgr, pipe, ...), and what it cannot run; and the per-entry smtpd state
 //! (service, limits) built at start and at each reload.
 //!
@@ -59,6 +60,9 @@ const INTERNAL: &[&str] = &[
 pub enum Role {
     /// An `inet` entry running smtpd: Postern listens for it.
     Smtpd,
+    /// An `inet` entry running postscreen: Postern listens for it and hands
+    /// the connections straight to smtpd with the `smtpd pass` entry's settings.
+    Postscreen,
     /// Understood, and run as a thread or not at all.
     Skipped,
     /// An `inet` entry with a command Postern cannot run: warned about.
@@ -69,6 +73,7 @@ pub enum Role {
 pub fn role(svc: &Service) -> Role {
     match (svc.kind.as_str(), svc.command.as_str()) {
         ("inet", "smtpd") => Role::Smtpd,
+        ("inet", "postscreen") => Role::Postscreen,
         ("inet", _) => Role::Unsupported,
         _ => Role::Skipped,
     }
@@ -83,6 +88,16 @@ pub fn report_skipped(cfg: &Config) {
     for s in &master.services {
         match role(s) {
             Role::Smtpd => {}
+            Role::Postscreen => ::log::warn!(
+                "{}, line {}: service {}: postscreen is not run by Postern; its clients go straight to smtpd{}",
+                master.path.display(),
+                s.line,
+                s.name,
+                match pass_entry(cfg) {
+                    Some(p) => format!(" with the settings of {}", p.id()),
+                    None => String::new(),
+                }
+            ),
             Role::Skipped if INTERNAL.contains(&s.command.as_str()) => skipped.push(s.id()),
             Role::Skipped => skipped.push(format!("{} ({})", s.id(), s.command)),
             Role::Unsupported => ::log::warn!(
@@ -100,6 +115,44 @@ pub fn report_skipped(cfg: &Config) {
             skipped.join(", ")
         );
     }
+}
+
+/// The `smtpd pass` entry postscreen hands clients to (postscreen's
+/// `smtpd_service_name`, `smtpd` in every stock master.cf).
+fn pass_entry(cfg: &Config) -> Option<&Service> {
+    cfg.master_cf()?
+        .services
+        .iter()
+        .find(|s| s.kind == "pass" && s.command == "smtpd")
+}
+
+/// An entry Postern listens for, and the entry whose smtpd settings (`-o`
+/// options, maxproc) its connections get.
+pub struct Listening<'a> {
+    pub listen: &'a Service,
+    pub settings: &'a Service,
+}
+
+/// Every entry Postern listens for, in master.cf order.
+pub fn listening(cfg: &Config) -> Vec<Listening<'_>> {
+    let Some(master) = cfg.master_cf() else {
+        return Vec::new();
+    };
+    master
+        .services
+        .iter()
+        .filter_map(|s| match role(s) {
+            Role::Smtpd => Some(Listening {
+                listen: s,
+                settings: s,
+            }),
+            Role::Postscreen => Some(Listening {
+                listen: s,
+                settings: pass_entry(cfg).unwrap_or(s),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The connection limits of one entry.
@@ -135,8 +188,9 @@ pub struct Served {
     pub myhostname: String,
 }
 
-/// Builds the state of one smtpd entry from the whole configuration.
-pub fn build(cfg: &Config, svc: &Service, queue: &QueueHandle) -> Result<Served, MasterError> {
+/// Builds the state of one listening entry from the whole configuration.
+pub fn build(cfg: &Config, entry: &Listening, queue: &QueueHandle) -> Result<Served, MasterError> {
+    let svc = entry.settings;
     let mut options = vec![
         (names::SERVICE_NAME.to_string(), svc.name.clone()),
         (names::PROCESS_NAME.to_string(), svc.command.clone()),
