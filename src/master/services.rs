@@ -1,8 +1,9 @@
 //! master.cf entries sorted into what Postern serves (`inet` entries running
 //! smtpd; `inet` postscreen entries, whose clients go straight to smtpd with
-//! the `smtpd pass` entry's settings), what it runs as internal threads or does not run (pickup, cleanup,
-//! qmgr, pipe, ...), and what it cannot run; and the per-entry smtpd state
-//! (service, limits) built at start and at each reload.
+//! the `smtpd pass` entry's settings), what it runs as internal threads or
+//! does not run (pickup, cleanup, qmgr, pipe, ...), and what it cannot run;
+//! and the per-entry smtpd state (service, limits) built at start and at each
+//! reload.
 //!
 //! Mirrors Postfix master_ent.c (reading entries, `-` maxproc meaning
 //! `default_process_limit`) and the limit checks of smtpd.c. Reads
