@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::accept::{self, Entry};
 use crossbeam_channel::Receiver;
 
+use super::accept::{self, Entry};
 use super::anvil::{self, Anvil};
 use super::error::MasterError;
 use super::services::{self, Listening};

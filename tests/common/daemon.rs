@@ -151,17 +151,22 @@ impl Instance {
 }
 
 impl Drop for Instance {
-    /// Never leave a daemon behind, whatever the test did.
+    /// Never leave a daemon behind, whatever the test did (even with a
+    /// main.cf that `postfix status` can no longer read).
     fn drop(&mut self) {
-        if let Ok(text) = std::fs::read_to_string(self.pid_file()) {
-            if let Ok(pid) = text.trim().parse::<i32>() {
-                if self.postfix(&["status"]).code == 0 {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-            }
+        let Ok(text) = std::fs::read_to_string(self.pid_file()) else {
+            return;
+        };
+        let Ok(pid) = text.trim().parse::<i32>() else {
+            return;
+        };
+        let ours = std::fs::read_link(format!("/proc/{pid}/exe"))
+            .is_ok_and(|exe| exe == Path::new(env!("CARGO_BIN_EXE_postern")));
+        if ours || self.postfix(&["status"]).code == 0 {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 }
