@@ -12,6 +12,7 @@ mod local;
 mod log;
 mod mail;
 mod maps;
+mod master;
 mod queue;
 mod smtpd;
 mod tls;

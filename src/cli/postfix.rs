@@ -1,10 +1,14 @@
-//! The `postfix` command: `postfix check` reads main.cf and master.cf and reports
-//! what Postern would do differently from what the file asks; the start, stop and
-//! reload subcommands are not built yet.
+//! The `postfix` command: `start`, `start-fg`, `stop`, `abort`, `reload` and
+//! `status` control the master (in `control`); `postfix check` reads main.cf and
+//! master.cf and reports what Postern would do differently from what the files
+//! ask, and files with the wrong permissions or owner (in `files`).
 //!
-//! Mirrors Postfix postfix(1) and postfix-script's `check`. Reads every parameter
-//! set in main.cf, and `smtpd_tls_security_level`/`smtp_tls_security_level` with
-//! the deprecated switches they replace.
+//! Mirrors Postfix postfix(1) and postfix-script. Reads every parameter set in
+//! main.cf, and `smtpd_tls_security_level`/`smtp_tls_security_level` with the
+//! deprecated switches they replace.
+
+mod control;
+mod files;
 
 use std::process::ExitCode;
 
@@ -13,25 +17,16 @@ use crate::config::{self, compat, maincf, params, Config, ConfigError, MasterCf}
 const USAGE: &str = "usage: postfix [-c config_dir] [-Dv] command";
 
 /// Subcommands Postfix has that Postern does not run yet.
-const NOT_BUILT: &[&str] = &[
-    "start",
-    "start-fg",
-    "stop",
-    "abort",
-    "flush",
-    "reload",
-    "status",
-    "set-permissions",
-    "upgrade-configuration",
-    "tls",
-];
+const NOT_BUILT: &[&str] = &["flush", "set-permissions", "upgrade-configuration", "tls"];
 
 /// Runs `postfix` with Postfix's options.
 pub fn run(args: Vec<String>) -> ExitCode {
     let mut o = getopts::Options::new();
     o.optopt("c", "", "configuration directory", "DIR")
         .optflag("D", "", "debug (accepted, no effect)")
-        .optflagmulti("v", "", "verbose");
+        .optflagmulti("v", "", "verbose")
+        // Internal: the background master `postfix start` runs (master -w).
+        .optflag("w", "", "");
     o.parsing_style(getopts::ParsingStyle::StopAtFirstFree);
     let m = match o.parse(&args[1..]) {
         Ok(m) => m,
@@ -49,6 +44,16 @@ pub fn run(args: Vec<String>) -> ExitCode {
     let dir = config::config_dir(m.opt_str("c").as_deref());
     match m.free.first().map(String::as_str) {
         Some("check") => check(&dir),
+        Some(cmd @ ("start" | "start-fg" | "stop" | "abort" | "reload" | "status")) => {
+            control::run(
+                cmd,
+                control::Invocation {
+                    dir,
+                    verbose: m.opt_present("v"),
+                    background: m.opt_present("w"),
+                },
+            )
+        }
         Some(cmd) if NOT_BUILT.contains(&cmd) => {
             crate::log::fatal(&format!(
                 "\"postfix {cmd}\" is not built yet in postern {}",
@@ -88,7 +93,8 @@ fn check(dir: &std::path::Path) -> ExitCode {
     for u in cfg.unused() {
         ::log::warn!("{u}");
     }
-    let errors = findings(&cfg);
+    let mut errors = findings(&cfg);
+    errors.extend(files::findings(&cfg));
     for (is_error, text) in &errors {
         if *is_error {
             ::log::error!("{text}");

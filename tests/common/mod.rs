@@ -1,7 +1,8 @@
 //! Shared harness for Postern's integration tests: a test PKI (`certs`), real
 //! Postfix instances as sending client or receiving server (`postfix`), and the
 //! real peers and tools the tests drive (`tools`: swaks, openssl s_client, raw
-//! SMTP, lettre, dnsmasq, smtp-sink, smtp-source, posttls-finger, pflogsumm).
+//! SMTP, lettre, dnsmasq, smtp-sink, smtp-source, posttls-finger, pflogsumm), and
+//! Postern itself as a daemon on a temporary config (`daemon`).
 //! Each test file includes it with `mod common;` and uses what it needs.
 //!
 //! Typical use (Postfix relaying to Postern over TLS with a client certificate):
@@ -21,5 +22,6 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod daemon;
 pub mod postfix;
 pub mod tools;

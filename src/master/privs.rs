@@ -1,0 +1,94 @@
+//! Privileges: who `mail_owner` is, handing the queue and data directories to
+//! it, and dropping the whole process to it once the root-only work is done.
+//!
+//! Mirrors Postfix mail_params.c (check_mail_owner), util/set_ugid.c and the
+//! ownership post-install gives the queue. Reads `mail_owner`.
+
+use std::path::Path;
+
+use nix::unistd::{Gid, Uid, User};
+
+use super::error::MasterError;
+use super::names;
+use crate::config::Config;
+
+/// The unprivileged account network-facing threads run as.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub name: String,
+    pub uid: Uid,
+    pub gid: Gid,
+}
+
+/// Is this process root (so it must bind, then drop)?
+pub fn is_root() -> bool {
+    Uid::effective().is_root()
+}
+
+/// Looks up `mail_owner`, refusing root or a missing user with Postfix's words.
+pub fn mail_owner(cfg: &Config) -> Result<Owner, MasterError> {
+    let name = cfg.get(names::MAIL_OWNER);
+    let main_cf = cfg.dir().join("main.cf");
+    let user = User::from_name(&name)
+        .map_err(|e| MasterError::UserLookup {
+            user: name.clone(),
+            source: e.into(),
+        })?
+        .ok_or_else(|| MasterError::UnknownOwner {
+            main_cf: main_cf.clone(),
+            user: name.clone(),
+        })?;
+    if user.uid.is_root() {
+        return Err(MasterError::PrivilegedOwner {
+            main_cf,
+            user: name,
+        });
+    }
+    if user.gid.as_raw() == 0 {
+        return Err(MasterError::PrivilegedGroup {
+            main_cf,
+            user: name,
+        });
+    }
+    Ok(Owner {
+        name,
+        uid: user.uid,
+        gid: user.gid,
+    })
+}
+
+/// Gives `path` to the owner (not following a symlink put there by someone else).
+pub fn chown(path: &Path, owner: &Owner) -> Result<(), MasterError> {
+    nix::unistd::fchownat(
+        None,
+        path,
+        Some(owner.uid),
+        Some(owner.gid),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| MasterError::Chown {
+        path: path.to_path_buf(),
+        source: e.into(),
+    })
+}
+
+/// Drops every thread of the process to the owner for good: supplementary
+/// groups first, then the group, then the user, as set_ugid.c. With glibc
+/// `setresuid` reaches every thread; on FreeBSD credentials are per process.
+pub fn drop_to(owner: &Owner) -> Result<(), MasterError> {
+    let err = |e: nix::errno::Errno| MasterError::Drop {
+        user: owner.name.clone(),
+        source: e.into(),
+    };
+    nix::unistd::setgroups(&[owner.gid]).map_err(err)?;
+    nix::unistd::setresgid(owner.gid, owner.gid, owner.gid).map_err(err)?;
+    nix::unistd::setresuid(owner.uid, owner.uid, owner.uid).map_err(err)?;
+    // A drop that can be undone is no drop (set_ugid.c checks the same way).
+    if nix::unistd::setuid(Uid::from_raw(0)).is_ok() {
+        return Err(MasterError::Drop {
+            user: owner.name.clone(),
+            source: std::io::Error::other("root privileges could be regained"),
+        });
+    }
+    Ok(())
+}
