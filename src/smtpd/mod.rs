@@ -1,6 +1,6 @@
-//! The SMTP server: for now its pure layer — reading command lines, parsing
-//! commands and ESMTP parameters, reading DATA, and typed replies. The session,
-//! one file per verb, STARTTLS and restrictions come with the daemon.
+//! The SMTP server: one thread per client connection running an RFC 5321
+//! session with STARTTLS, handing each accepted message to cleanup; below it the
+//! pure layer (command lines, commands, ESMTP parameters, DATA/BDAT, replies).
 //!
 //! Mirrors Postfix's smtpd(8) (smtpd.c, smtpd_chat.c) and global/smtp_stream.c.
 //! Reads (passed in by the session) `line_length_limit`, `message_size_limit`,
@@ -10,6 +10,8 @@
 //! RFC 1870, RFC 2034, RFC 3030 (BDAT syntax), RFC 3461, RFC 6531.
 //!
 //! Public API:
+//! - `service::SmtpdService::new(Arc<Config>, QueueHandle, service_name)` and
+//!   `serve(TcpStream, peer, local)`: what the master daemon calls per connection.
 //! - `line::read_line(&mut BufRead, &LineLimits, &mut Vec<u8>) -> Result<(), LineError>`
 //! - `command::parse(&[u8], &ParseOptions) -> Result<Command, CommandError>`;
 //!   `CommandError::reply()`
@@ -32,9 +34,48 @@
 #![allow(dead_code)] // wired in by the daemon (issue 3)
 
 pub mod bdat;
+mod bdat_cmd;
 pub mod command;
+mod conn;
 pub mod data;
+mod data_cmd;
+mod helo;
 pub mod hops;
 pub mod line;
+mod mail;
+mod misc;
+mod noop;
 pub mod params;
+mod peer;
+mod quit;
+mod rcpt;
 pub mod reply;
+pub mod restrictions;
+mod rset;
+pub mod service;
+mod session;
+pub mod settings;
+mod starttls;
+mod vrfy;
+
+#[cfg(test)]
+mod tests;
+
+use thiserror::Error;
+
+/// Why an smtpd service cannot be built; each variant names the culprit.
+#[derive(Debug, Error)]
+pub enum SmtpdError {
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("bad parameter value: {param} = {value}")]
+    BadValue { param: &'static str, value: String },
+    #[error("no certificate: smtpd_tls_security_level = {level} (or smtpd_tls_wrappermode = yes) needs smtpd_tls_cert_file, smtpd_tls_eccert_file or smtpd_tls_chain_files")]
+    NoCertificate { level: String },
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::ConfigError),
+    #[error("smtpd restrictions: {0}")]
+    Restrictions(#[from] restrictions::RestrictionError),
+    #[error("virtual_alias_maps: {0}")]
+    Maps(#[from] crate::maps::MapError),
+}
