@@ -21,13 +21,22 @@
 //!   `is_doomed()`, `finish(&mut Write) -> Result<DataSummary, DataError>`
 //! - `reply::Reply` (`to_wire`, `log_text`, `Reply::queued(&Durable)`) and constants.
 //!
-//! Where Postern's defaults differ from Postfix 3.7 (SMTP smuggling defence):
+//! Where Postern's defaults differ from Postfix 3.7 (smuggling and slow-client defence):
 //! - `smtpd_forbid_bare_newline` behaves as `reject` by default: a bare LF or bare
 //!   CR in a command or in DATA/BDAT content gets `550 5.5.2 Error: bare <LF>
 //!   received` (code from `smtpd_forbid_bare_newline_reject_code`). Postfix 3.9
 //!   defaults to `normalize`; before 3.9 to `no`, which accepts `<LF>.<LF>` as the
 //!   end of data. Postern never does: `no` is read as `normalize`.
 //! - Bare CR is treated like bare LF (Postfix checks only LF).
+//! - `smtpd_per_request_deadline` is on unless main.cf or master.cf sets it
+//!   (Postfix 3.7: off outside stress mode): `smtpd_timeout` bounds a whole
+//!   command or DATA/BDAT transfer, extended by `smtpd_min_data_rate`, so a client
+//!   sending one byte a second cannot hold a thread.
+//! - The `... TLS connection established from ...` summary is logged at every
+//!   `smtpd_tls_loglevel`, 0 included (Postfix: 1 and up), so TLS use is always
+//!   visible in the log.
+//! - A bare newline in `reject` mode ends the session after the 550, in commands
+//!   as in DATA (Postfix 3.9 `reject` does the same).
 //! - NUL in a command or in content is refused (`500 5.5.2 Error: NUL character
 //!   in command`, `550 5.6.0 Error: NUL character in message content`: Postern's
 //!   wording); an over-long command line gets `500 5.5.0 Error: line too long`.

@@ -175,7 +175,7 @@ impl Settings {
             peername_lookup: flag(cfg, SMTPD_PEERNAME_LOOKUP)?,
             tls_level,
             wrappermode: flag(cfg, SMTPD_TLS_WRAPPERMODE)?,
-            tls_loglevel: u8::try_from(loglevel).unwrap_or(u8::MAX), // ok: saturates
+            tls_loglevel: u8::try_from(loglevel).unwrap_or(u8::MAX),
             tls_received_header: flag(cfg, "smtpd_tls_received_header")?,
             sasl_auth_enable: flag(cfg, SMTPD_SASL_AUTH_ENABLE)?,
             strict_rfc821: flag(cfg, STRICT_RFC821_ENVELOPES)?,
@@ -246,7 +246,7 @@ fn server_settings(cfg: &Config, level: TlsLevel) -> Result<ServerSettings, Smtp
         smtpd_tls_session_cache_timeout: time(cfg, "smtpd_tls_session_cache_timeout")?,
         smtpd_tls_session_cache_database: s("smtpd_tls_session_cache_database"),
         smtpd_tls_fingerprint_digest: s("smtpd_tls_fingerprint_digest"),
-        smtpd_tls_loglevel: u8::try_from(uint(cfg, "smtpd_tls_loglevel")?).unwrap_or(u8::MAX), // ok: saturates
+        smtpd_tls_loglevel: u8::try_from(uint(cfg, "smtpd_tls_loglevel")?).unwrap_or(u8::MAX),
         smtpd_tls_received_header: flag(cfg, "smtpd_tls_received_header")?,
         tls: TlsGlobals {
             tls_high_cipherlist: s("tls_high_cipherlist"),

@@ -48,7 +48,7 @@ pub(super) struct Server {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
     pub tag: String,
-    _store: Store,
+    store: Option<Store>,
 }
 
 impl Server {
@@ -99,7 +99,7 @@ impl Server {
             addr,
             dir,
             tag,
-            _store: store,
+            store: Some(store),
         })
     }
 
@@ -110,6 +110,11 @@ impl Server {
             reader: BufReader::new(s.try_clone().unwrap()),
             stream: s,
         }
+    }
+
+    /// Stops the queue writer: every later insert fails.
+    pub fn stop_queue(&mut self) {
+        self.store.take();
     }
 
     pub fn queue_dir(&self) -> PathBuf {
@@ -142,10 +147,31 @@ impl Server {
             .collect()
     }
 
+    /// Every line of the shared log file.
+    pub fn raw_log(&self) -> String {
+        std::thread::sleep(Duration::from_millis(150));
+        std::fs::read_to_string(log_file()).unwrap_or_default()
+    }
+
     /// Whether some log line contains `needle`.
     pub fn logged(&self, needle: &str) -> bool {
         self.log().iter().any(|l| l.contains(needle))
     }
+}
+
+#[test]
+fn service_is_send_and_sync() {
+    fn shared<T: Send + Sync>() {}
+    shared::<SmtpdService>();
+}
+
+#[test]
+fn syslog_name_override_tags_the_connection_thread() {
+    let srv = Server::start("syslog_name = postfix-override/submission");
+    let mut c = srv.connect();
+    c.dialogue("s <- 220\nc -> QUIT\ns <- 221");
+    let log = srv.raw_log();
+    assert!(log.contains(" postfix-override/submission/smtpd["), "{log}");
 }
 
 /// A raw SMTP client.

@@ -49,8 +49,7 @@ fn stored_message_has_envelope_received_and_added_headers() {
     )), "{text}");
     // 127.0.0.1 is an interface address: local_header_rewrite_clients applies.
     assert!(
-        text.contains("Message-Id: <")
-            && text.contains(&format!(".{id}@mx.example.org>\r\n")),
+        text.contains("Message-Id: <") && text.contains(&format!(".{id}@mx.example.org>\r\n")),
         "{text}"
     );
     assert!(text.contains("\r\nDate: "), "{text}");
@@ -105,4 +104,32 @@ fn virtual_alias_rewriting_keeps_the_original_and_drops_duplicates() {
             ("erin@example.org".into(), None),
         ]
     );
+}
+
+#[test]
+fn queue_write_error_acknowledges_nothing() {
+    let mut srv = Server::start("");
+    let mut c = srv.connect();
+    c.dialogue(
+        "s <- 220
+         c -> HELO client.example
+         s <- 250
+         c -> MAIL FROM:<a@b.example>
+         s <- 250
+         c -> RCPT TO:<bob@example.org>
+         s <- 250
+         c -> DATA
+         s <- 354",
+    );
+    srv.stop_queue();
+    c.dialogue(
+        "c -> Subject: x
+         c ->
+         c -> body
+         c -> .
+         s <- 451 4.3.0 Error: queue file write error
+         c -> QUIT
+         s <- 221",
+    );
+    assert!(srv.messages().is_empty());
 }
