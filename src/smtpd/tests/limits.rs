@@ -148,3 +148,33 @@ fn improper_pipelining_is_logged() {
         srv.log()
     );
 }
+
+#[test]
+fn trickled_command_line_hits_the_per_request_deadline() {
+    // Postern's default smtpd_per_request_deadline: a command line sent one byte
+    // every 300 ms never trips the 2-second read timeout, but the request deadline.
+    let srv = Server::start("smtpd_timeout = 2s");
+    let mut c = srv.connect();
+    c.dialogue("s <- 220");
+    let mut writer = c.stream.try_clone().unwrap();
+    let t = Instant::now();
+    let trickle = std::thread::spawn(move || {
+        use std::io::Write;
+        for b in b"HELO a-very-long-and-slow-client-name.example"
+            .iter()
+            .cycle()
+            .take(40)
+        {
+            if writer.write_all(&[*b]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    assert_eq!(
+        c.reply(),
+        "421 4.4.2 mx.example.org Error: timeout exceeded"
+    );
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    let _ = trickle.join();
+}

@@ -393,3 +393,40 @@ fn handshake_failure_is_logged() {
     );
     assert!(srv.logged("lost connection after STARTTLS from localhost[127.0.0.1]"));
 }
+
+#[test]
+fn swaks_over_starttls() {
+    let (srv, _pki) = tls_server("may", "smtpd_tls_received_header = yes");
+    let out = Command::new("swaks")
+        .args([
+            "--server",
+            &srv.addr.to_string(),
+            "--from",
+            "alice@sender.example",
+            "--to",
+            "bob@example.org",
+            "--helo",
+            "swaks.example",
+            "--tls",
+            "--timeout",
+            "10",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("<~  250 2.0.0 Ok: queued as "), "{text}");
+    let m = srv.messages();
+    assert_eq!(m.len(), 1);
+    let content = String::from_utf8_lossy(&m[0].content).into_owned();
+    assert!(
+        content.starts_with(
+            "Received: from swaks.example (localhost [127.0.0.1])\r\n\t(using TLSv1.3 with cipher "
+        ),
+        "{content}"
+    );
+    assert!(
+        content.contains("\t(No client certificate requested)\r\n"),
+        "{content}"
+    );
+}
