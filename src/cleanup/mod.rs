@@ -215,3 +215,6 @@ fn log_as(service: &str, line: &str) {
     ::log::info!("{line}");
     crate::log::set_service("smtpd");
 }
+
+#[cfg(test)]
+mod tests;

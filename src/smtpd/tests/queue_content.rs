@@ -133,3 +133,39 @@ fn queue_write_error_acknowledges_nothing() {
     );
     assert!(srv.messages().is_empty());
 }
+
+#[test]
+fn no_headers_added_for_remote_clients_and_smtputf8_protocol() {
+    // An empty local_header_rewrite_clients makes every client remote.
+    let srv = Server::start("local_header_rewrite_clients =");
+    let mut c = srv.connect();
+    c.dialogue(
+        "s <- 220
+         c -> EHLO client.example
+         s <- 250-",
+    );
+    c.reply();
+    c.dialogue(
+        "c -> MAIL FROM:<a@b.example> SMTPUTF8
+         s <- 250 2.1.0 Ok
+         c -> RCPT TO:<bob@example.org>
+         s <- 250 2.1.5 Ok
+         c -> DATA
+         s <- 354
+         c -> Subject: remote
+         c ->
+         c -> b
+         c -> .
+         s <- 250 2.0.0 Ok: queued as",
+    );
+    let m = &srv.messages()[0];
+    assert_eq!(m.protocol, "UTF8SMTP");
+    assert!(m.smtputf8);
+    let text = String::from_utf8_lossy(&m.content).into_owned();
+    assert!(
+        !text.contains("Message-Id:") && !text.contains("\r\nDate:"),
+        "{text}"
+    );
+    assert!(text.contains(" with UTF8SMTP id "), "{text}");
+    assert!(srv.logged(": message-id=<>"), "{:#?}", srv.log());
+}
