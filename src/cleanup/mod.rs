@@ -209,11 +209,12 @@ fn session_tls(f: &TlsFacts) -> SessionTls {
 }
 
 /// Logs one line under another daemon's name (`postfix/cleanup[pid]`), as the
-/// separate Postfix process would, then returns to smtpd.
+/// separate Postfix process would, then returns to the caller's name.
 fn log_as(service: &str, line: &str) {
+    let previous = crate::log::current_service();
     crate::log::set_service(service);
     ::log::info!("{line}");
-    crate::log::set_service("smtpd");
+    crate::log::set_service(previous.as_deref().unwrap_or("smtpd"));
 }
 
 #[cfg(test)]

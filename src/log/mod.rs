@@ -109,6 +109,11 @@ pub fn set_service(name: &str) {
     SERVICE.with(|s| *s.borrow_mut() = Some(name.to_string()));
 }
 
+/// The service the current thread logs as, if one was set.
+pub fn current_service() -> Option<String> {
+    SERVICE.with(|s| s.borrow().clone())
+}
+
 /// Names both the `syslog_name` and the service of the current thread, so a
 /// connection thread of a master.cf entry with `-o syslog_name=postfix/submission`
 /// logs as `postfix/submission/smtpd[pid]`, as Postfix's separate processes do.

@@ -42,6 +42,11 @@ impl SmtpdService {
         let settings = Settings::read(&cfg)?;
         let tls = tls_context(&settings, service_name)?;
         let restrictions = Restrictions::new(&cfg)?;
+        if settings.sasl_auth_enable {
+            // Postern has no SASL server: AUTH stays "503 5.5.1 Error:
+            // authentication not enabled", as Postfix built without SASL.
+            ::log::warn!("smtpd_sasl_auth_enable = yes is not supported: AUTH is not offered");
+        }
         if !settings.virtual_alias_maps.trim().is_empty() {
             MapList::open(&settings.virtual_alias_maps, map_flags(&settings))?;
         }
