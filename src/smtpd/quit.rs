@@ -9,9 +9,5 @@ use super::session::{Flow, Session};
 pub(super) fn quit(s: &mut Session) -> Flow {
     s.check_pipelining();
     s.send(&reply::BYE);
-    if let super::conn::Stream::Tls(t) = &mut s.reader.get_mut().stream {
-        // A clean close_notify keeps the TLS session resumable (DEPENDENCIES fact 2).
-        let _ = crate::tls::stream::shutdown(t);
-    }
     Flow::Close
 }

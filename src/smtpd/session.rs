@@ -178,6 +178,11 @@ impl<'s> Session<'s> {
             cmd_failed: false,
         };
         s.serve();
+        if let super::conn::Stream::Tls(t) = &mut s.reader.get_mut().stream {
+            // A clean close_notify keeps the TLS session resumable (DEPENDENCIES
+            // fact 2), whatever ended the session.
+            let _ = crate::tls::stream::shutdown(t);
+        }
         ::log::info!("disconnect from {}{}", s.client.namaddr, s.stats.summary());
     }
 

@@ -430,3 +430,25 @@ fn swaks_over_starttls() {
         "{content}"
     );
 }
+
+#[test]
+fn req_ccert_refuses_an_untrusted_certificate() {
+    let (srv, pki) = tls_server("encrypt", "smtpd_tls_req_ccert = yes");
+    // Nothing sent, so the 421 is not lost to a reset of unread input.
+    let out = s_client(&srv, pki.path(), Some("rogue"), "");
+    assert!(
+        out.contains("421 4.7.1 mx.example.org Error: Client certificate not trusted"),
+        "{out} {:#?}",
+        srv.log()
+    );
+    assert!(!out.contains("queued as"), "{out}");
+    assert!(srv.messages().is_empty());
+    assert!(
+        srv.logged("NOQUEUE: abort: TLS from localhost[127.0.0.1]: Client certificate not trusted"),
+        "{:#?}",
+        srv.log()
+    );
+    // The trusted client passes.
+    let out = s_client(&srv, pki.path(), Some("client"), SCRIPT);
+    assert!(out.contains("250 2.0.0 Ok: queued as"), "{out}");
+}
