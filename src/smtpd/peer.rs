@@ -140,3 +140,35 @@ fn name_info(sa: *const libc::sockaddr, len: usize, host: &mut [libc::c_char; 10
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_is_localhost_and_lookup_can_be_off() {
+        let sa: SocketAddr = "127.0.0.1:4321".parse().unwrap();
+        let c = Client::identify(sa, true, false);
+        assert_eq!(c.namaddr, "localhost[127.0.0.1]");
+        let c = Client::identify(sa, false, true);
+        assert_eq!(c.namaddr, "unknown[127.0.0.1]:4321");
+        assert_eq!(c.rfc_addr(), "127.0.0.1");
+    }
+
+    #[test]
+    fn mapped_ipv4_is_logged_as_ipv4_and_ipv6_literal_in_received() {
+        let sa: SocketAddr = "[::ffff:192.0.2.7]:25".parse().unwrap();
+        let c = Client::identify(sa, false, false);
+        assert_eq!(c.namaddr, "unknown[192.0.2.7]");
+        let sa: SocketAddr = "[2001:db8::1]:25".parse().unwrap();
+        let c = Client::identify(sa, false, false);
+        assert_eq!(c.rfc_addr(), "IPv6:2001:db8::1");
+    }
+
+    #[test]
+    fn documentation_address_has_no_verified_name() {
+        // 192.0.2.0/24 (RFC 5737) has no PTR records: the client stays unknown.
+        let sa: SocketAddr = "192.0.2.55:25".parse().unwrap();
+        assert_eq!(Client::identify(sa, true, false).name, "unknown");
+    }
+}

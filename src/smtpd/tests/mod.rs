@@ -3,6 +3,7 @@
 //! Dialogues are written as transcripts (`c -> ` sent, `s <- ` expected reply
 //! line prefix), after chasquid's tests.
 
+mod config_errors;
 mod dialogue;
 mod limits;
 mod queue_content;
