@@ -32,9 +32,6 @@ pub(super) fn bdat(s: &mut Session, size: u64, last: bool) -> Flow {
             s.lost_connection(Some(0));
             return Flow::Close;
         }
-        if let Some(tx) = s.tx.as_mut() {
-            tx.bdat_failed = true;
-        }
         s.send(&r);
         return Flow::Continue;
     }

@@ -44,9 +44,6 @@ pub(super) struct Transaction {
     pub discard: Option<String>,
     /// BDAT in progress: the reader and the content so far.
     pub bdat: Option<(BdatReader, Vec<u8>)>,
-    /// A BDAT chunk was refused (e.g. no valid recipients): later chunks are
-    /// read and dropped until LAST, as RFC 3030 section 2 asks.
-    pub bdat_failed: bool,
 }
 
 impl Transaction {
@@ -59,7 +56,6 @@ impl Transaction {
             hold: None,
             discard: None,
             bdat: None,
-            bdat_failed: false,
         }
     }
 }
