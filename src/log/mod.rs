@@ -70,6 +70,8 @@ static LOGGER: OnceLock<Logger> = OnceLock::new();
 
 thread_local! {
     static SERVICE: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// A per-thread `syslog_name` (master.cf `-o syslog_name=postfix/submission`).
+    static SYSLOG_NAME: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
 /// Installs the logger for `program` (the command or daemon name). Calling it again
@@ -107,6 +109,19 @@ pub fn set_service(name: &str) {
     SERVICE.with(|s| *s.borrow_mut() = Some(name.to_string()));
 }
 
+/// The service the current thread logs as, if one was set.
+pub fn current_service() -> Option<String> {
+    SERVICE.with(|s| s.borrow().clone())
+}
+
+/// Names both the `syslog_name` and the service of the current thread, so a
+/// connection thread of a master.cf entry with `-o syslog_name=postfix/submission`
+/// logs as `postfix/submission/smtpd[pid]`, as Postfix's separate processes do.
+pub fn set_thread_tag(syslog_name: &str, service: &str) {
+    SYSLOG_NAME.with(|s| *s.borrow_mut() = Some(syslog_name.to_string()));
+    set_service(service);
+}
+
 /// Logs a fatal error in Postfix's form (`fatal: text`). The caller exits.
 pub fn fatal(text: &str) {
     write_line("fatal: ", text);
@@ -122,7 +137,10 @@ fn write_line(prefix: &str, text: &str) {
         .unwrap_or_else(|| logger.program.clone());
     if let Ok(mut guard) = logger.settings.lock() {
         let (settings, sinks) = &mut *guard;
-        let tag = format!("{}/{}", settings.syslog_name, service);
+        let name = SYSLOG_NAME
+            .with(|s| s.borrow().clone())
+            .unwrap_or_else(|| settings.syslog_name.clone());
+        let tag = format!("{name}/{service}");
         sinks.write(settings, &tag, &service, &format!("{prefix}{text}"));
     }
 }

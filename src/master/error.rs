@@ -62,7 +62,7 @@ pub enum MasterError {
         path: PathBuf,
         line: usize,
         service: String,
-        source: Box<crate::smtpd::service::SmtpdError>,
+        source: Box<crate::smtpd::SmtpdError>,
     },
     #[error("cannot start a thread: {}", io_text(.0))]
     Spawn(io::Error),

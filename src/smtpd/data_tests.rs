@@ -191,6 +191,6 @@ fn sink_failure_is_reported() {
     assert!(matches!(e, DataError::Sink(_)));
     assert_eq!(
         e.reply(550).unwrap().log_text(),
-        "451 4.3.0 Queue file write error"
+        "451 4.3.0 Error: queue file write error"
     );
 }

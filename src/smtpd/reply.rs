@@ -104,6 +104,13 @@ impl Reply {
         )
     }
 
+    /// The reply to a message that a DISCARD action dropped: the same words as
+    /// `queued`, since Postfix hides a discard from the client. Nothing is
+    /// stored, so no `Durable` exists; only the DISCARD path may use this.
+    pub fn discarded(queue_id: &crate::queue::QueueId) -> Reply {
+        Reply::new(250, st(2, 0, 0), format!("Ok: queued as {queue_id}"))
+    }
+
     /// The bare-newline rejection; the code is `smtpd_forbid_bare_newline_reject_code`.
     pub fn bare_lf(code: u16) -> Reply {
         Reply::new(code, st(5, 5, 2), "Error: bare <LF> received")
@@ -203,7 +210,7 @@ pub const MESSAGE_TOO_BIG: Reply = fixed(552, st(5, 3, 4), "Message size exceeds
 pub const TOO_MANY_HOPS: Reply = fixed(554, st(5, 4, 0), "Too many hops");
 pub const NUL_IN_DATA: Reply = fixed(550, st(5, 6, 0), "Error: NUL character in message content");
 pub const TOO_MANY_RECIPIENTS: Reply = fixed(452, st(4, 5, 3), "Error: too many recipients");
-pub const QUEUE_WRITE_ERROR: Reply = fixed(451, st(4, 3, 0), "Queue file write error");
+pub const QUEUE_WRITE_ERROR: Reply = fixed(451, st(4, 3, 0), "Error: queue file write error");
 pub const CHUNK_TOO_BIG: Reply = fixed(552, st(5, 3, 4), "Chunk exceeds message size limit");
 pub const NULL_BDAT: Reply = fixed(551, st(5, 7, 1), "Null BDAT request");
 pub const UNICODE_WITHOUT_SMTPUTF8: Reply = fixed(
