@@ -38,3 +38,4 @@ pub mod hops;
 pub mod line;
 pub mod params;
 pub mod reply;
+pub mod restrictions;
