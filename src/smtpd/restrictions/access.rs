@@ -10,115 +10,145 @@
 //! `parent_domain_matches_subdomains`.
 
 use crate::maps::keys::{access_address_keys, access_host_keys, access_ip_keys};
+use crate::maps::MapError;
 
 use super::evaluate::{Eval, Outcome, Stage};
 use super::parse::{parse_runtime, AccessKind, MAX_DEPTH};
 use super::reply::{self, dsn_fix, make, split_dsn};
 use super::Verdict;
 
-/// The lookup keys for `kind`, in groups: each group is a partial-key search
-/// order (a pattern table sees only its first key); the groups are tried in
-/// turn. `None` when the fact is not known yet (no HELO, no sender...).
-fn keys(e: &Eval, kind: AccessKind) -> Option<(Stage, Vec<Vec<String>>)> {
+/// What one access check looks up: the reply name and class, the key groups
+/// (each a partial-key search order; a pattern table sees only its first key),
+/// and whether an OK must be distrusted because the recipient is source-routed.
+struct Lookup {
+    stage: Stage,
+    groups: Vec<Vec<String>>,
+    suspicious: bool,
+}
+
+fn stage(name: &str, class: &'static str) -> Stage {
+    Stage {
+        name: name.to_string(),
+        class,
+    }
+}
+
+/// An address that could not be resolved, for the 451 reply.
+type ResolveFailure = (String, MapError);
+
+/// The lookup for `kind`; `None` when the fact is not known yet (no HELO, no
+/// sender...) or the address does not resolve to `user@domain`.
+fn keys(e: &Eval, kind: AccessKind) -> Result<Option<Lookup>, ResolveFailure> {
     let r = e.r;
     let f = e.f;
-    Some(match kind {
+    let plain = |stage, groups| Lookup {
+        stage,
+        groups,
+        suspicious: false,
+    };
+    Ok(Some(match kind {
         AccessKind::Client => {
             let mut groups = Vec::new();
             if f.client_name != "unknown" {
                 groups.push(access_host_keys(f.client_name, r.access_parent));
             }
             groups.push(access_ip_keys(&f.client_addr.to_string()));
-            (e.client_stage(), groups)
+            plain(e.client_stage(), groups)
         }
         AccessKind::Helo => {
-            let h = f.helo?;
-            (
-                Stage {
-                    name: h.to_string(),
-                    class: reply::HELO,
-                },
+            let Some(h) = f.helo else { return Ok(None) };
+            plain(
+                stage(h, reply::HELO),
                 vec![access_host_keys(h, r.access_parent)],
             )
         }
-        AccessKind::Sender => {
-            let s = f.sender?;
-            let keys = if s.is_empty() {
-                vec![r.null_sender_key.clone()]
-            } else {
-                access_address_keys(&lookup_form(s), &r.delimiter, r.access_parent)
-            };
-            (
-                Stage {
-                    name: s.to_string(),
-                    class: reply::SENDER,
-                },
-                vec![keys],
-            )
-        }
-        AccessKind::Recipient => {
-            let s = f.recipient?;
-            (
-                Stage {
-                    name: s.to_string(),
-                    class: reply::RECIPIENT,
-                },
-                vec![access_address_keys(
-                    &lookup_form(s),
-                    &r.delimiter,
-                    r.access_parent,
-                )],
-            )
-        }
+        AccessKind::Sender => match f.sender {
+            None => return Ok(None),
+            Some("") => plain(
+                stage("", reply::SENDER),
+                vec![vec![r.null_sender_key.clone()]],
+            ),
+            Some(s) => return address_lookup(e, s, reply::SENDER),
+        },
+        AccessKind::Recipient => match f.recipient {
+            None => return Ok(None),
+            Some(rcpt) => return address_lookup(e, rcpt, reply::RECIPIENT),
+        },
         AccessKind::Ccert => {
-            let tls = f.tls.filter(|t| t.peer_cert_present)?;
-            // Certificate fingerprint first, then public-key fingerprint
-            // (Postfix 3.x check_ccert_access with both digests).
+            let Some(tls) = f.tls.filter(|t| t.peer_cert_present) else {
+                return Ok(None);
+            };
+            // Certificate fingerprint first, then public-key fingerprint, each
+            // a full key (Postfix check_ccert_access default search order).
             let groups = [&tls.peer_cert_fingerprint, &tls.peer_pkey_fingerprint]
                 .into_iter()
                 .filter(|k| !k.is_empty())
                 .map(|k| vec![k.clone()])
                 .collect();
-            (
-                Stage {
-                    name: tls.peer_cn.clone(),
-                    class: reply::CCERT,
-                },
-                groups,
-            )
+            plain(stage(&tls.peer_cn, reply::CCERT), groups)
         }
-    })
+    }))
 }
 
-/// The address as tables are keyed: unquoted local part, domain without a
-/// trailing dot (Postfix looks up the canonical, resolved form).
-fn lookup_form(addr: &str) -> String {
-    match crate::mail::address::parse_path(addr) {
-        Ok(crate::mail::address::Path::Mailbox(m)) => match m.domain() {
-            Some(d) => format!("{}@{}", m.local(), d.to_lowercase()),
-            None => m.local().to_string(),
-        },
-        _ => addr.to_string(),
+/// Postfix check_mail_access(): the keys come from the *resolved* address, so
+/// `user%remote@ourdomain` is looked up as `user@remote`, never as something
+/// in our domain; and an OK for a recipient that is still source-routed is not
+/// trusted (its SUSPICIOUS test).
+fn address_lookup(
+    e: &Eval,
+    addr: &str,
+    class: &'static str,
+) -> Result<Option<Lookup>, ResolveFailure> {
+    let r = e.r;
+    let resolved = r
+        .resolver
+        .resolve(addr)
+        .map_err(|err| (addr.to_string(), err))?;
+    if resolved.domain.is_empty() {
+        return Ok(None);
     }
+    let canonical = format!("{}@{}", resolved.local, resolved.domain);
+    Ok(Some(Lookup {
+        stage: stage(addr, class),
+        groups: vec![access_address_keys(
+            &canonical,
+            &r.delimiter,
+            r.access_parent,
+        )],
+        suspicious: class == reply::RECIPIENT
+            && resolved.routed
+            && !r.resolver.allow_untrusted_routing,
+    }))
 }
 
 /// Runs one check_*_access restriction.
 pub fn check(e: &mut Eval, kind: AccessKind, table: usize, depth: usize) -> Outcome {
-    let Some((stage, groups)) = keys(e, kind) else {
-        return Outcome::Dunno;
+    let lookup = match keys(e, kind) {
+        Ok(Some(lookup)) => lookup,
+        Ok(None) => return Outcome::Dunno,
+        Err((addr, err)) => return e.lookup_failed("address resolution", &addr, &err),
     };
     let Some(t) = e.r.tables.get(table) else {
         return Outcome::Stop(Verdict::Defer(reply::config_error()));
     };
-    for group in &groups {
-        match t.find_first(group) {
+    for group in &lookup.groups {
+        let value = match t.find_first(group) {
             Ok(Some((key, value))) => {
                 ::log::debug!("{}: {key} = {value}", t.spec);
-                return table_result(e, &value, &stage, depth);
+                value
             }
-            Ok(None) => {}
-            Err(err) => return e.lookup_failed(&t.spec, &stage.name, &err),
+            Ok(None) => continue,
+            Err(err) => {
+                // Postfix answers a table error with this access-table value.
+                ::log::warn!("{}: table lookup failed: {err}", t.spec);
+                "451 4.3.5 Server configuration error".to_string()
+            }
+        };
+        let out = table_result(e, &value, &lookup.stage, depth);
+        if out == Outcome::Permit && lookup.suspicious {
+            return Outcome::Dunno;
         }
+        return out;
     }
     Outcome::Dunno
 }
@@ -148,8 +178,13 @@ pub fn table_result(e: &mut Eval, value: &str, stage: &Stage, depth: usize) -> O
             format!("<{name}>: {class} rejected: {}", or(t, default_text)),
         )
     };
+    if value.is_empty() {
+        // Postfix: "in the dark ages, an empty right-hand side meant OK".
+        ::log::warn!("access table entry for <{name}> has empty value");
+        return Outcome::Permit;
+    }
     match cmd.to_ascii_uppercase().as_str() {
-        "OK" | "PERMIT" => Outcome::Permit,
+        "OK" | "RELAY" => Outcome::Permit,
         "DUNNO" => Outcome::Dunno,
         "REJECT" => e.reject(denied(codes.map_reject, "5.7.1", text, "Access denied")),
         "DEFER" => e.reject(denied(codes.map_defer, "4.7.1", text, "Access denied")),
@@ -189,7 +224,7 @@ pub fn table_result(e: &mut Eval, value: &str, stage: &Stage, depth: usize) -> O
             // has no slot for them, so they are logged here.
             let what = cmd.to_ascii_lowercase();
             ::log::info!(
-                "NOQUEUE: {what}: {} from {}[{}]: <{name}>: {class} {text}; from=<{}> to=<{}> proto={} helo=<{}>",
+                "NOQUEUE: {what}: {} from {}[{}]: {text}; from=<{}> to=<{}> proto={} helo=<{}>",
                 command_name(e),
                 e.f.client_name,
                 e.f.client_addr,
@@ -212,8 +247,8 @@ pub fn table_result(e: &mut Eval, value: &str, stage: &Stage, depth: usize) -> O
             ::log::warn!("access table action {cmd} is not supported in Postern");
             Outcome::Stop(Verdict::Defer(reply::config_error()))
         }
-        c if c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit()) => numeric(e, c, text, class),
-        _ if value.bytes().all(|b| b.is_ascii_digit()) && !value.is_empty() => {
+        c if c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit()) => numeric(e, c, text, stage),
+        _ if value.bytes().all(|b| b.is_ascii_digit()) => {
             // Postfix: an all-numerical result is OK (old style tables).
             Outcome::Permit
         }
@@ -221,20 +256,27 @@ pub fn table_result(e: &mut Eval, value: &str, stage: &Stage, depth: usize) -> O
     }
 }
 
-/// `4NN text` / `5NN text`: the code and the text as they are.
-fn numeric(e: &mut Eval, code: &str, text: &str, class: &str) -> Outcome {
+/// `4NN text` / `5NN text`. Postfix treats a bare `450` (no text) as an
+/// all-numeric OK; Postern refuses it instead, as the administrator plainly
+/// meant a refusal.
+fn numeric(e: &mut Eval, code: &str, text: &str, stage: &Stage) -> Outcome {
     let n: u16 = code.parse().unwrap_or(0);
     match n {
         400..=599 => {
             let default = if n >= 500 { "5.7.1" } else { "4.7.1" };
             let (status, t) = split_dsn(default, text);
+            let class = stage.class;
             e.reject(make(
                 n,
                 dsn_fix(status, class),
-                or(t, "Access denied").to_string(),
+                format!(
+                    "<{}>: {class} rejected: {}",
+                    stage.name,
+                    or(t, "Access denied")
+                ),
             ))
         }
-        // Other three-digit codes: an old-style numeric OK, as Postfix.
+        // Other three-digit numbers: an old-style numeric OK, as Postfix.
         _ => Outcome::Permit,
     }
 }
@@ -245,7 +287,7 @@ fn restriction_list(e: &mut Eval, value: &str, stage: &Stage, depth: usize) -> O
         ::log::warn!("access table result \"{value}\": nesting too deep");
         return Outcome::Stop(Verdict::Defer(reply::config_error()));
     }
-    match parse_runtime(value, &e.r.classes, &e.r.table_index) {
+    match parse_runtime(value, &e.r.classes) {
         Ok(list) => e.list(&list, stage, depth + 1),
         Err(why) => {
             ::log::warn!("access table result \"{value}\": {why}");

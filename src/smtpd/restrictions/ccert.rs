@@ -43,10 +43,12 @@ pub fn permit_listed(e: &mut Eval) -> Outcome {
     Outcome::Dunno
 }
 
-/// permit_tls_all_clientcerts: only a chain verified against our CAs counts.
+/// permit_tls_all_clientcerts: any chain verified against our CAs; failing
+/// that, a listed fingerprint still counts (Postfix permit_tls_clientcerts()
+/// with permit_all_certs falls through to the relay_clientcerts lookup).
 pub fn permit_trusted(e: &mut Eval) -> Outcome {
     match e.f.tls {
         Some(t) if t.peer_cert_present && t.trusted => Outcome::Permit,
-        _ => Outcome::Dunno,
+        _ => permit_listed(e),
     }
 }

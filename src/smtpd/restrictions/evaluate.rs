@@ -105,6 +105,14 @@ impl Eval<'_, '_> {
                 stages.extend(sender);
                 sender_unlisted = true;
             }
+            // RFC 5321 section 4.5.1: a bare "postmaster" is always accepted;
+            // Postfix skips every restriction for it.
+            Rcpt | Vrfy
+                if f.recipient
+                    .is_some_and(|r| r.eq_ignore_ascii_case("postmaster")) =>
+            {
+                return Verdict::Continue;
+            }
             Rcpt | Vrfy => {
                 if delay {
                     stages.push(client);
@@ -246,14 +254,18 @@ impl Eval<'_, '_> {
         match r {
             Permit => Outcome::Permit,
             Reject => self.reject(self.denied(codes.reject, "5.7.1", stage, "Access denied")),
-            Defer => self.reject(self.denied(codes.defer, "4.7.1", stage, "Access denied")),
+            Defer => self.reject(self.denied(codes.defer, "4.3.2", stage, "Try again later")),
+            // Postfix uses a fixed 450 4.7.0 for these two.
             DeferIfPermit => {
-                let reply = self.denied(codes.defer, "4.7.1", stage, "defer_if_permit requested");
+                let reply = self.denied(450, "4.7.0", stage, "defer_if_permit requested");
+                if self.warn {
+                    return self.reject(reply);
+                }
                 self.set_defer_if_permit(reply);
                 Outcome::Dunno
             }
             DeferIfReject => {
-                let reply = self.denied(codes.defer, "4.7.1", stage, "defer_if_reject requested");
+                let reply = self.denied(450, "4.7.0", stage, "defer_if_reject requested");
                 self.set_defer_if_reject(reply);
                 Outcome::Dunno
             }
@@ -286,7 +298,15 @@ impl Eval<'_, '_> {
             PermitTlsAllClientcerts => ccert::permit_trusted(self),
             Access { kind, table } => access::check(self, *kind, *table, depth),
             RejectUnauthDestination => relay::reject_unauth(self, codes.relay, "5.7.1"),
-            DeferUnauthDestination => relay::reject_unauth(self, codes.defer, "4.7.1"),
+            // Postfix: relay_domains_reject_code - 100 (554 -> 454).
+            DeferUnauthDestination => {
+                let code = if codes.relay >= 500 {
+                    codes.relay - 100
+                } else {
+                    codes.relay
+                };
+                relay::reject_unauth(self, code, "4.7.1")
+            }
             PermitAuthDestination => relay::permit_auth(self),
             RejectUnlistedRecipient => match self.f.recipient {
                 Some(rcpt) => {
@@ -310,6 +330,11 @@ impl Eval<'_, '_> {
                 Some(s) => self.non_fqdn_address(s, reply::RECIPIENT),
                 None => Outcome::Dunno,
             },
+            RejectNonFqdnHelo | RejectInvalidHelo
+                if self.f.helo.is_some_and(|h| h.starts_with('[')) =>
+            {
+                self.helo_literal(codes.invalid_hostname)
+            }
             RejectNonFqdnHelo => match self.f.helo {
                 Some(h) if !helo_is_fqdn(h) => self.reject(make(
                     codes.non_fqdn,
@@ -338,6 +363,23 @@ impl Eval<'_, '_> {
                 self.list(list, stage, depth + 1)
             }
         }
+    }
+
+    /// Postfix reject_invalid_hostaddr(): a HELO `[address]` must hold a
+    /// valid IPv4 or `IPv6:` address.
+    fn helo_literal(&mut self, code: u16) -> Outcome {
+        let h = self.f.helo.unwrap_or("");
+        if matches!(
+            crate::mail::address::parse_domain(h),
+            Ok(Domain::Literal(_))
+        ) {
+            return Outcome::Dunno;
+        }
+        self.reject(make(
+            code,
+            st("5.5.2"),
+            format!("<{h}>: Helo command rejected: invalid ip address"),
+        ))
     }
 
     /// Postfix reject_non_fqdn_address(): the domain must be a dotted host
@@ -377,12 +419,9 @@ impl Eval<'_, '_> {
     }
 }
 
-/// A HELO name is fully qualified when it is an address literal or a valid
-/// host name with a dot (Postfix reject_non_fqdn_hostname).
+/// A HELO name is fully qualified when it is a valid host name with a dot
+/// (Postfix reject_non_fqdn_hostname; literals are checked apart).
 fn helo_is_fqdn(helo: &str) -> bool {
-    if helo.starts_with('[') {
-        return helo_is_valid(helo);
-    }
     let name = helo.strip_suffix('.').unwrap_or(helo);
     name.contains('.') && helo_is_valid(helo)
 }

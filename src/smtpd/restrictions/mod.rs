@@ -109,6 +109,7 @@ pub(crate) mod names {
     pub const NULL_ACCESS_KEY: &str = "smtpd_null_access_lookup_key";
     pub const SHOW_UNKNOWN_TABLE: &str = "show_user_unknown_table_name";
     pub const SOFT_BOUNCE: &str = "soft_bounce";
+    pub const DOUBLE_BOUNCE_SENDER: &str = "double_bounce_sender";
     pub const SMTPUTF8_ENABLE: &str = "smtputf8_enable";
     pub const REJECT_CODE: &str = "reject_code";
     pub const DEFER_CODE: &str = "defer_code";
@@ -157,8 +158,10 @@ pub enum RestrictionError {
     Config(Box<ConfigError>),
     #[error("parameter {param}: bad SMTP reply code {value}: must be 4XX or 5XX")]
     BadCode { param: String, value: i32 },
-    #[error("parameter {param}: restriction classes nested more than {limit} deep")]
-    Nesting { param: String, limit: usize },
+    #[error("restriction class `{name}' needs a definition")]
+    EmptyClass { name: String },
+    #[error("parameter {param}: table \"{spec}\" needs a check_*_access restriction before it")]
+    BareTable { param: String, spec: String },
     #[error("in parameter smtpd_relay_restrictions or smtpd_recipient_restrictions, specify at least one working instance of: reject_unauth_destination, defer_unauth_destination, reject, defer, defer_if_permit or check_relay_domains")]
     NoRelayControl,
 }
@@ -409,15 +412,16 @@ impl Restrictions {
             ..OpenFlags::default()
         };
         let mut parser = parse::Parser::new(cfg, flags)?;
+        use parse::AccessKind as K;
         let lists = Lists {
-            client: parser.list(names::CLIENT)?,
-            helo: parser.list(names::HELO)?,
-            sender: parser.list(names::SENDER)?,
-            relay: parser.list(names::RELAY)?,
-            recipient: parser.list(names::RECIPIENT)?,
-            data: parser.list(names::DATA)?,
-            end_of_data: parser.list(names::END_OF_DATA)?,
-            etrn: parser.list(names::ETRN)?,
+            client: parser.list(names::CLIENT, Some(K::Client))?,
+            helo: parser.list(names::HELO, Some(K::Helo))?,
+            sender: parser.list(names::SENDER, Some(K::Sender))?,
+            relay: parser.list(names::RELAY, Some(K::Recipient))?,
+            recipient: parser.list(names::RECIPIENT, Some(K::Recipient))?,
+            data: parser.list(names::DATA, None)?,
+            end_of_data: parser.list(names::END_OF_DATA, None)?,
+            etrn: parser.list(names::ETRN, None)?,
         };
         let (classes, tables, table_index) = parser.finish();
         if !parse::has_relay_control(&lists.relay, &classes)

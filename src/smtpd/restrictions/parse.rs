@@ -182,22 +182,33 @@ impl<'a> Parser<'a> {
             index: HashMap::new(),
         };
         for class in p.class_names.clone() {
-            let list = p.list(&class)?;
+            let value = cfg.get(&class);
+            if value.trim().is_empty() {
+                return Err(RestrictionError::EmptyClass { name: class });
+            }
+            let list = p.parse_text(&class, &value, None)?;
             p.classes.insert(class, list);
         }
         Ok(p)
     }
 
-    /// Parses the list in parameter `param`.
-    pub fn list(&mut self, param: &str) -> Result<Vec<Restriction>, RestrictionError> {
+    /// Parses the list in parameter `param`. A bare `type:table` in it is the
+    /// list's own access check (`default`), as Postfix's def_acl: in
+    /// smtpd_client_restrictions it means check_client_access, and so on.
+    pub fn list(
+        &mut self,
+        param: &str,
+        default: Option<AccessKind>,
+    ) -> Result<Vec<Restriction>, RestrictionError> {
         let value = self.cfg.get(param);
-        self.parse_text(param, &value)
+        self.parse_text(param, &value, default)
     }
 
     fn parse_text(
         &mut self,
         param: &str,
         value: &str,
+        default: Option<AccessKind>,
     ) -> Result<Vec<Restriction>, RestrictionError> {
         let words = crate::maps::split_list(value);
         let mut out = Vec::new();
@@ -219,6 +230,13 @@ impl<'a> Parser<'a> {
                 out.push(Restriction::Access { kind, table });
             } else if self.class_names.contains(&name) {
                 out.push(Restriction::Class(name));
+            } else if word.contains(':') {
+                let kind = default.ok_or_else(|| RestrictionError::BareTable {
+                    param: param.to_string(),
+                    spec: word.clone(),
+                })?;
+                let table = self.table(param, word)?;
+                out.push(Restriction::Access { kind, table });
             } else if NOT_IMPLEMENTED.contains(&name.as_str()) {
                 return Err(RestrictionError::NotImplemented {
                     param: param.to_string(),
@@ -259,29 +277,24 @@ impl<'a> Parser<'a> {
 }
 
 /// Parses a restriction list that an access table returned, at lookup time.
-/// Only tables already opened at start-up may be named (Postern opens no table
-/// while a client waits); anything else is a configuration error for the caller
-/// to turn into `451 4.3.5 Server configuration error`.
+/// No table may be named (Postfix check_table_result refuses them too); an
+/// error is for the caller to turn into `451 4.3.5 Server configuration error`.
 pub fn parse_runtime(
     value: &str,
     classes: &HashMap<String, Vec<Restriction>>,
-    index: &HashMap<String, usize>,
 ) -> Result<Vec<Restriction>, String> {
     let words = crate::maps::split_list(value);
     let mut out = Vec::new();
-    let mut it = words.iter();
-    while let Some(word) = it.next() {
+    for word in &words {
         let name = word.to_ascii_lowercase();
         if let Some(r) = simple(&name) {
             out.push(r);
-        } else if let Some(kind) = access_kind(&name) {
-            let spec = it
-                .next()
-                .ok_or_else(|| format!("restriction {name} needs a table"))?;
-            let table = *index
-                .get(spec.as_str())
-                .ok_or_else(|| format!("table {spec} is not opened by any restriction list"))?;
-            out.push(Restriction::Access { kind, table });
+        } else if access_kind(&name).is_some() || word.contains(':') {
+            // As Postfix: tables are opened at start-up only; a table result
+            // must name a restriction class instead.
+            return Err(format!(
+                "do not specify lookup tables inside SMTPD access maps ({word}); define a restriction class and specify its name instead"
+            ));
         } else if classes.contains_key(&name) {
             out.push(Restriction::Class(name));
         } else {
@@ -297,22 +310,35 @@ pub fn has_relay_control(
     list: &[Restriction],
     classes: &HashMap<String, Vec<Restriction>>,
 ) -> bool {
+    // A `permit` ends the search (what follows never runs), and the
+    // restriction after warn_if_reject does not count (it only warns).
     fn walk(
         list: &[Restriction],
         classes: &HashMap<String, Vec<Restriction>>,
         depth: usize,
     ) -> bool {
-        list.iter().any(|r| match r {
-            Restriction::RejectUnauthDestination
-            | Restriction::DeferUnauthDestination
-            | Restriction::Reject
-            | Restriction::Defer
-            | Restriction::DeferIfPermit => true,
-            Restriction::Class(c) if depth < MAX_DEPTH => {
-                classes.get(c).is_some_and(|l| walk(l, classes, depth + 1))
+        let mut it = list.iter();
+        while let Some(r) = it.next() {
+            match r {
+                Restriction::WarnIfReject => {
+                    it.next();
+                }
+                Restriction::Permit => return false,
+                Restriction::RejectUnauthDestination
+                | Restriction::DeferUnauthDestination
+                | Restriction::Reject
+                | Restriction::Defer
+                | Restriction::DeferIfPermit => return true,
+                Restriction::Class(c)
+                    if depth < MAX_DEPTH
+                        && classes.get(c).is_some_and(|l| walk(l, classes, depth + 1)) =>
+                {
+                    return true;
+                }
+                _ => {}
             }
-            _ => false,
-        })
+        }
+        false
     }
     walk(list, classes, 0)
 }

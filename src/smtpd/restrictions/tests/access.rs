@@ -53,11 +53,11 @@ fn client_access_by_name_then_address() {
     );
     assert_eq!(
         ask(&r, "unknown", "198.51.100.7", "joe@localhost"),
-        "450 4.7.0 try later"
+        "450 4.7.0 <unknown[198.51.100.7]>: Client host rejected: try later"
     );
     assert_eq!(
         ask(&r, "unknown", "203.0.113.5", "joe@localhost"),
-        "521 5.7.1 no"
+        "521 5.7.1 <unknown[203.0.113.5]>: Client host rejected: no"
     );
     // OK ends the client list only: relay control still applies.
     assert_eq!(
@@ -175,7 +175,7 @@ fn sender_and_recipient_access_actions() {
     // (Postfix resets it between smtpd_check_mail and the RCPT lists).
     assert_eq!(
         from("dir@example.org", "joe@localhost", "192.0.2.1"),
-        "550 5.1.1 Gone"
+        "550 5.1.1 <joe@localhost>: Recipient address rejected: Gone"
     );
     // A restriction class and a restriction list as table values.
     assert_eq!(
@@ -197,7 +197,7 @@ fn sender_and_recipient_access_actions() {
     // Recipient access: 5NN with a DSN, extension stripped keys.
     assert_eq!(
         from("ok@example.org", "joe@localhost", "192.0.2.1"),
-        "550 5.1.1 Gone"
+        "550 5.1.1 <joe@localhost>: Recipient address rejected: Gone"
     );
     assert_eq!(
         from("ok@example.org", "user+x@localhost", "192.0.2.1"),

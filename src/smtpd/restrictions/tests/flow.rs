@@ -117,12 +117,12 @@ fn defer_if_permit_and_warn_if_reject() {
     let r = restrictions("smtpd_client_restrictions = defer_if_permit, permit");
     assert_eq!(
         text(&rcpt(&r, "192.0.2.1", "joe@localhost")),
-        "450 4.7.1 <unknown[192.0.2.1]>: Client host rejected: defer_if_permit requested"
+        "450 4.7.0 <unknown[192.0.2.1]>: Client host rejected: defer_if_permit requested"
     );
     // A real rejection still wins over the deferral.
     assert_eq!(
         text(&rcpt(&r, "192.0.2.1", "x@remote.example")),
-        "450 4.7.1 <x@remote.example>: Relay access denied"
+        "454 4.7.1 <x@remote.example>: Relay access denied"
     );
     let r = restrictions("smtpd_client_restrictions = warn_if_reject, reject, permit");
     let d = r.check(Checkpoint::Rcpt, &facts("192.0.2.1", "joe@localhost", None));
@@ -256,6 +256,65 @@ fn etrn_and_vrfy() {
     let f = facts("192.0.2.1", "x@remote.example", None);
     assert_eq!(
         text(&r.check(Checkpoint::Vrfy, &f).verdict),
-        "450 4.7.1 <x@remote.example>: Relay access denied"
+        "454 4.7.1 <x@remote.example>: Relay access denied"
     );
+}
+
+#[test]
+fn postfix_config_shapes() {
+    // A bare table in a list is that list's own access check (def_acl).
+    let r = restrictions("smtpd_client_restrictions = inline:{ 192.0.2.9=REJECT }");
+    assert_eq!(
+        text(&rcpt(&r, "192.0.2.9", "joe@localhost")),
+        "554 5.7.1 <unknown[192.0.2.9]>: Client host rejected: Access denied"
+    );
+    assert_eq!(
+        error("smtpd_data_restrictions = inline:{ a=b }"),
+        "parameter smtpd_data_restrictions: table \"inline:{ a=b }\" needs a check_*_access restriction before it"
+    );
+    assert_eq!(
+        error("smtpd_restriction_classes = empty"),
+        "restriction class `empty' needs a definition"
+    );
+    // has_required(): what follows `permit` never runs, so it does not count.
+    assert!(
+        error("smtpd_relay_restrictions = permit, reject_unauth_destination")
+            .starts_with("in parameter smtpd_relay_restrictions or smtpd_recipient_restrictions")
+    );
+    // `defer` has its own text.
+    let r = restrictions("smtpd_helo_restrictions = defer");
+    assert_eq!(
+        text(&rcpt(&r, "192.0.2.9", "joe@localhost")),
+        "450 4.3.2 <client.example.org>: Helo command rejected: Try again later"
+    );
+}
+
+#[test]
+fn helo_address_literals() {
+    let r = restrictions("smtpd_helo_restrictions = reject_non_fqdn_helo_hostname");
+    let helo = |h: &'static str| {
+        let f = Facts {
+            helo: Some(h),
+            ..facts("192.0.2.1", "joe@localhost", None)
+        };
+        text(&r.check(Checkpoint::Rcpt, &f).verdict)
+    };
+    assert_eq!(helo("[192.0.2.1]"), "Continue");
+    assert_eq!(helo("[IPv6:2001:db8::1]"), "Continue");
+    assert_eq!(
+        helo("[300.1.2.3]"),
+        "501 5.5.2 <[300.1.2.3]>: Helo command rejected: invalid ip address"
+    );
+}
+
+#[test]
+fn mail_system_addresses_are_never_unknown() {
+    let r = restrictions("local_recipient_maps = inline:{ joe=x }");
+    for a in [
+        "MAILER-DAEMON@localhost",
+        "postmaster@localhost",
+        "double-bounce@localhost",
+    ] {
+        assert_eq!(text(&rcpt(&r, "192.0.2.1", a)), "Continue", "{a}");
+    }
 }

@@ -132,11 +132,12 @@ fn percent_hack_and_bang_paths_off_still_refuse() {
 #[test]
 fn default_relay_restrictions_defer() {
     // Postfix 3.7 with compatibility_level >= 1: permit_mynetworks,
-    // permit_sasl_authenticated, defer_unauth_destination.
+    // permit_sasl_authenticated, defer_unauth_destination, whose code is
+    // relay_domains_reject_code - 100.
     let r = restrictions("");
     assert_eq!(
         text(&rcpt(&r, "192.0.2.99", "user@remote.example")),
-        "450 4.7.1 <user@remote.example>: Relay access denied"
+        "454 4.7.1 <user@remote.example>: Relay access denied"
     );
     assert_eq!(
         text(&rcpt(&r, "127.0.0.1", "user@remote.example")),
@@ -157,5 +158,47 @@ fn relay_domains_and_relay_recipients() {
     assert_eq!(
         text(&rcpt(&r, "192.0.2.99", "other@relay.example")),
         "550 5.1.1 <other@relay.example>: Recipient address rejected: User unknown in relay recipient table"
+    );
+}
+
+#[test]
+fn recipient_access_ok_never_opens_relay() {
+    // A common main.cf: "our domains OK" in a recipient access table, ahead
+    // of relay control. Postfix looks up the resolved address and distrusts
+    // an OK for a source-routed recipient; so does Postern.
+    let r = restrictions(
+        "smtpd_relay_restrictions =\n\
+         smtpd_recipient_restrictions = check_recipient_access inline:{ localhost=OK, example.com=OK }, permit_mynetworks, reject_unauth_destination",
+    );
+    for addr in [
+        "user%remote.example@localhost",
+        "remote.example!user@localhost",
+        "\"user@remote.example\"@localhost",
+        "user@remote.example@localhost",
+        "user%remote.example@example.com",
+        "remote.example!user@example.com",
+        "user@remote.example@example.com",
+    ] {
+        assert_eq!(
+            text(&rcpt(&r, "192.0.2.99", addr)),
+            format!("554 5.7.1 <{addr}>: Relay access denied"),
+            "{addr}"
+        );
+    }
+    // The OK still works for what it names.
+    assert_eq!(
+        text(&rcpt(&r, "192.0.2.99", "user@example.com")),
+        "Continue"
+    );
+    assert_eq!(text(&rcpt(&r, "192.0.2.99", "joe@localhost")), "Continue");
+}
+
+#[test]
+fn bare_postmaster_is_always_accepted() {
+    let r = restrictions(&format!("{RELAY}\nsmtpd_client_restrictions = reject"));
+    assert_eq!(text(&rcpt(&r, "192.0.2.99", "PostMaster")), "Continue");
+    assert_eq!(
+        text(&rcpt(&r, "192.0.2.99", "postmaster@remote.example")),
+        "554 5.7.1 <unknown[192.0.2.99]>: Client host rejected: Access denied"
     );
 }
