@@ -247,38 +247,36 @@ pub fn table_result(e: &mut Eval, value: &str, stage: &Stage, depth: usize) -> O
             ::log::warn!("access table action {cmd} is not supported in Postern");
             Outcome::Stop(Verdict::Defer(reply::config_error()))
         }
-        c if c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit()) => numeric(e, c, text, stage),
-        _ if value.bytes().all(|b| b.is_ascii_digit()) => {
-            // Postfix: an all-numerical result is OK (old style tables).
-            Outcome::Permit
+        // Postfix: an all-numerical value is OK (pop-before-smtp tables keep
+        // time stamps there), checked before the reply-code form, so a bare
+        // "450" permits, exactly as in Postfix (verified against 3.7).
+        _ if value.bytes().all(|b| b.is_ascii_digit()) => Outcome::Permit,
+        c if c.len() == 3
+            && !text.is_empty()
+            && c.starts_with(['4', '5'])
+            && c.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            numeric(e, c, text, stage)
         }
         _ => restriction_list(e, value, stage, depth),
     }
 }
 
-/// `4NN text` / `5NN text`. Postfix treats a bare `450` (no text) as an
-/// all-numeric OK; Postern refuses it instead, as the administrator plainly
-/// meant a refusal.
+/// `4NN text` / `5NN text`, with an optional RFC 3463 status after the code.
 fn numeric(e: &mut Eval, code: &str, text: &str, stage: &Stage) -> Outcome {
-    let n: u16 = code.parse().unwrap_or(0);
-    match n {
-        400..=599 => {
-            let default = if n >= 500 { "5.7.1" } else { "4.7.1" };
-            let (status, t) = split_dsn(default, text);
-            let class = stage.class;
-            e.reject(make(
-                n,
-                dsn_fix(status, class),
-                format!(
-                    "<{}>: {class} rejected: {}",
-                    stage.name,
-                    or(t, "Access denied")
-                ),
-            ))
-        }
-        // Other three-digit numbers: an old-style numeric OK, as Postfix.
-        _ => Outcome::Permit,
-    }
+    let n: u16 = code.parse().unwrap_or(450);
+    let default = if n >= 500 { "5.7.1" } else { "4.7.1" };
+    let (status, t) = split_dsn(default, text);
+    let class = stage.class;
+    e.reject(make(
+        n,
+        dsn_fix(status, class),
+        format!(
+            "<{}>: {class} rejected: {}",
+            stage.name,
+            or(t, "Access denied")
+        ),
+    ))
 }
 
 /// A value naming restrictions (`permit_mynetworks, reject`, a class name).

@@ -119,13 +119,22 @@ impl Resolver {
     /// Resolves `addr` (RCPT TO text without `<>`). An address that does not
     /// parse is resolved as routed mail to nowhere of ours.
     pub fn resolve(&self, addr: &str) -> Result<Resolved, MapError> {
-        let (mut local, mut domain) = match parse_path(addr) {
-            Ok(Path::Mailbox(m)) => match m.domain() {
+        let parsed = match parse_path(addr) {
+            Ok(Path::Mailbox(m)) => Some(match m.domain() {
                 Some(d) => (m.local().to_string(), d.to_lowercase()),
                 // Postfix appends @$myorigin to a bare local part.
                 None => (m.local().to_string(), self.myorigin.to_lowercase()),
-            },
-            _ => {
+            }),
+            // smtpd may hand over the internal form, as Postfix logs it: the
+            // local part unquoted (`john doe@localhost`); split at the last @.
+            _ => addr
+                .rsplit_once('@')
+                .filter(|(l, d)| !l.is_empty() && parse_domain(d).is_ok())
+                .map(|(l, d)| (l.to_string(), d.to_lowercase())),
+        };
+        let (mut local, mut domain) = match parsed {
+            Some(p) => p,
+            None => {
                 return Ok(Resolved {
                     local: addr.to_string(),
                     domain: String::new(),

@@ -36,6 +36,7 @@ fn client_access_by_name_then_address() {
             ("198.51.100.7", "450 4.7.0 try later"),
             ("good.example", "OK"),
             ("203.0.113.5", "521 no"),
+            ("203.0.113.6", "450"),
         ],
     );
     let r = restrictions(&format!(
@@ -58,6 +59,11 @@ fn client_access_by_name_then_address() {
     assert_eq!(
         ask(&r, "unknown", "203.0.113.5", "joe@localhost"),
         "521 5.7.1 <unknown[203.0.113.5]>: Client host rejected: no"
+    );
+    // All-numerical means OK (Postfix 3.7 permits a bare "450" too).
+    assert_eq!(
+        ask(&r, "unknown", "203.0.113.6", "joe@localhost"),
+        "Continue"
     );
     // OK ends the client list only: relay control still applies.
     assert_eq!(

@@ -202,3 +202,23 @@ fn bare_postmaster_is_always_accepted() {
         "554 5.7.1 <unknown[192.0.2.99]>: Client host rejected: Access denied"
     );
 }
+
+#[test]
+fn internal_form_from_smtpd() {
+    // Postfix's smtpd unquotes the local part before the checks (its logs say
+    // <user@remote.example@localhost> for "user@remote.example"@localhost);
+    // both forms resolve the same way here.
+    let r = restrictions(&format!("{RELAY}\nsmtpd_reject_unlisted_recipient = no"));
+    assert_eq!(
+        text(&rcpt(&r, "192.0.2.99", "john doe@localhost")),
+        "Continue"
+    );
+    assert_eq!(
+        text(&rcpt(&r, "192.0.2.99", "john doe@remote.example")),
+        "554 5.7.1 <john doe@remote.example>: Relay access denied"
+    );
+    assert_eq!(
+        text(&rcpt(&r, "192.0.2.99", "john doe@remote.example@localhost")),
+        "554 5.7.1 <john doe@remote.example@localhost>: Relay access denied"
+    );
+}
