@@ -206,6 +206,12 @@ pub fn table_result(e: &mut Eval, value: &str, stage: &Stage, depth: usize) -> O
             ));
             Outcome::Dunno
         }
+        // Postfix not_in_client_helo(): with smtpd_delay_reject = no there is
+        // no mail transaction yet for HOLD or DISCARD to act on.
+        "HOLD" | "DISCARD" if e.f.sender.is_none() => {
+            ::log::warn!("access table: with smtpd_delay_reject=no, action {cmd} is always skipped in Client host or Helo command restrictions");
+            Outcome::Dunno
+        }
         "HOLD" => {
             if e.hold.is_none() {
                 e.hold = Some(format!(

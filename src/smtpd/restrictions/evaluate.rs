@@ -165,7 +165,9 @@ impl Eval<'_, '_> {
                 }
             }
         }
-        if matches!(self.point, Rcpt) && r.reject_unlisted_recipient && !self.rcptmap_checked {
+        // smtpd_check_rcpt() serves VRFY too, with the same implicit check.
+        if matches!(self.point, Rcpt | Vrfy) && r.reject_unlisted_recipient && !self.rcptmap_checked
+        {
             if let Some(rcpt) = f.recipient {
                 if let Outcome::Stop(v) = recipient::check(self, rcpt, reply::RECIPIENT) {
                     return v;

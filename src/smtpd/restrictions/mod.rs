@@ -20,7 +20,8 @@
 //! `relay_recipient_maps`, `allow_untrusted_routing`, `swap_bangpath`,
 //! `allow_percent_hack`, `myorigin`, `recipient_delimiter`,
 //! `smtpd_null_access_lookup_key`, `show_user_unknown_table_name`, `soft_bounce`,
-//! `smtputf8_enable` and the reply codes (`reject_code`, `defer_code`,
+//! `smtputf8_enable`, `double_bounce_sender`, `smtpd_tls_ask_ccert` (warning
+//! only) and the reply codes (`reject_code`, `defer_code`,
 //! `access_map_reject_code`, `access_map_defer_code`, `relay_domains_reject_code`,
 //! `non_fqdn_reject_code`, `invalid_hostname_reject_code`, `plaintext_reject_code`,
 //! `unknown_*_reject_code`, `multi_recipient_bounce_reject_code`). Client
@@ -110,6 +111,7 @@ pub(crate) mod names {
     pub const SHOW_UNKNOWN_TABLE: &str = "show_user_unknown_table_name";
     pub const SOFT_BOUNCE: &str = "soft_bounce";
     pub const DOUBLE_BOUNCE_SENDER: &str = "double_bounce_sender";
+    pub const ASK_CCERT: &str = "smtpd_tls_ask_ccert";
     pub const SMTPUTF8_ENABLE: &str = "smtputf8_enable";
     pub const REJECT_CODE: &str = "reject_code";
     pub const DEFER_CODE: &str = "defer_code";
@@ -394,6 +396,50 @@ pub struct Restrictions {
     pub(crate) null_sender_key: String,
 }
 
+/// Postfix warns at each use when a client-certificate restriction is listed
+/// but smtpd never asks for a certificate; Postern says it once, at start.
+fn warn_without_ccerts(
+    cfg: &Config,
+    lists: &Lists,
+    classes: &HashMap<String, Vec<Restriction>>,
+) -> Result<(), RestrictionError> {
+    if cfg.get_bool(names::ASK_CCERT)? {
+        return Ok(());
+    }
+    let wants_cert = |r: &Restriction| {
+        matches!(
+            r,
+            Restriction::PermitTlsClientcerts
+                | Restriction::PermitTlsAllClientcerts
+                | Restriction::Access {
+                    kind: parse::AccessKind::Ccert,
+                    ..
+                }
+        )
+    };
+    let all = [
+        &lists.client,
+        &lists.helo,
+        &lists.sender,
+        &lists.relay,
+        &lists.recipient,
+        &lists.data,
+        &lists.end_of_data,
+        &lists.etrn,
+    ];
+    if all
+        .into_iter()
+        .chain(classes.values())
+        .any(|l| l.iter().any(wants_cert))
+    {
+        ::log::warn!(
+            "client certificate restrictions are listed, but \"{} = no\": no client sends a certificate",
+            names::ASK_CCERT
+        );
+    }
+    Ok(())
+}
+
 /// Whether `parent_domain_matches_subdomains` names `feature`.
 pub(crate) fn parent_matches(cfg: &Config, feature: &str) -> bool {
     cfg.get_list(names::PARENT_MATCHES)
@@ -424,6 +470,7 @@ impl Restrictions {
             etrn: parser.list(names::ETRN, None)?,
         };
         let (classes, tables, table_index) = parser.finish();
+        warn_without_ccerts(cfg, &lists, &classes)?;
         if !parse::has_relay_control(&lists.relay, &classes)
             && !parse::has_relay_control(&lists.recipient, &classes)
         {

@@ -169,25 +169,24 @@ pub struct Parser<'a> {
 impl<'a> Parser<'a> {
     /// Reads smtpd_restriction_classes and parses each class.
     pub fn new(cfg: &'a Config, flags: OpenFlags) -> Result<Parser<'a>, RestrictionError> {
+        // Class names are matched without regard to case in lists, but the
+        // parameter that defines a class is looked up as written.
+        let declared = cfg.get_list(names::CLASSES);
         let mut p = Parser {
             cfg,
             flags,
-            class_names: cfg
-                .get_list(names::CLASSES)
-                .into_iter()
-                .map(|c| c.to_ascii_lowercase())
-                .collect(),
+            class_names: declared.iter().map(|c| c.to_ascii_lowercase()).collect(),
             classes: HashMap::new(),
             tables: Vec::new(),
             index: HashMap::new(),
         };
-        for class in p.class_names.clone() {
+        for class in declared {
             let value = cfg.get(&class);
             if value.trim().is_empty() {
                 return Err(RestrictionError::EmptyClass { name: class });
             }
             let list = p.parse_text(&class, &value, None)?;
-            p.classes.insert(class, list);
+            p.classes.insert(class.to_ascii_lowercase(), list);
         }
         Ok(p)
     }

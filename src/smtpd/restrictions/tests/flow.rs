@@ -318,3 +318,33 @@ fn mail_system_addresses_are_never_unknown() {
         assert_eq!(text(&rcpt(&r, "192.0.2.1", a)), "Continue", "{a}");
     }
 }
+
+#[test]
+fn class_names_vrfy_and_hold_placement() {
+    // A class written in mixed case in main.cf.
+    let r = restrictions(
+        "smtpd_restriction_classes = MyClass\nMyClass = reject\nsmtpd_helo_restrictions = myclass",
+    );
+    assert_eq!(
+        text(&rcpt(&r, "192.0.2.1", "joe@localhost")),
+        "554 5.7.1 <client.example.org>: Helo command rejected: Access denied"
+    );
+    // VRFY gets the implicit unknown-recipient check too.
+    let r = restrictions("");
+    let f = facts("192.0.2.1", "nouser@localhost", None);
+    assert_eq!(
+        text(&r.check(Checkpoint::Vrfy, &f).verdict),
+        "550 5.1.1 <nouser@localhost>: Recipient address rejected: User unknown in local recipient table"
+    );
+    // HOLD has no transaction to act on at CONNECT (smtpd_delay_reject = no).
+    let r = restrictions(
+        "smtpd_delay_reject = no\nsmtpd_client_restrictions = check_client_access inline:{ 192.0.2.1=HOLD }",
+    );
+    let f = Facts {
+        sender: None,
+        recipient: None,
+        helo: None,
+        ..facts("192.0.2.1", "", None)
+    };
+    assert_eq!(r.check(Checkpoint::Connect, &f).verdict, Verdict::Continue);
+}
