@@ -32,6 +32,15 @@
 //! `in_mynetworks(IpAddr)`; `Checkpoint`, `Facts`, `Decision`, `Verdict`,
 //! `RestrictionError`.
 //!
+//! What smtpd passes in `Facts`: `recipient`/`sender` as Postfix's smtpd does,
+//! without `<>`, source route dropped, local part unquoted (`"a b"@x` becomes
+//! `a b@x`; the quoted form is understood too); reply texts echo it.
+//! `recipient_count` counts recipients accepted before the one being checked;
+//! for ETRN, `recipient` carries the ETRN domain. A bare `RCPT TO:<postmaster>`
+//! passes every check (RFC 5321 section 4.5.1, as Postfix). WARN/INFO access
+//! actions are logged here (Postfix log_whatsup form, with NOQUEUE); rejects,
+//! holds and discards are for smtpd to log.
+//!
 //! Thread safety: `Restrictions` is built once per configuration and shared by
 //! every session thread. A `Box<dyn Map>` is `Send` but not `Sync`, so each
 //! table sits behind its own `Mutex`: lookups are short (an in-memory table or
@@ -44,6 +53,12 @@
 //!   `reject_rbl_client`, ...) is a construction error, not a runtime 451.
 //! - Quoted local parts are always searched for routing operators, as with
 //!   `resolve_dequoted_address = yes`, whatever that parameter says.
+//! - Access-table actions FILTER, REDIRECT and BCC cannot be honoured yet and
+//!   answer `451 4.3.5 Server configuration error` rather than be ignored;
+//!   PREPEND is ignored with a warning.
+//!
+//! Reply texts and the relay decisions for the address tricks in
+//! tests/relay.rs were compared with a running Postfix 3.7.11.
 //! - `reject_unknown_sender_domain`/`reject_unknown_recipient_domain` need DNS and
 //!   are accepted as no-ops with a warning at construction.
 #![allow(dead_code)] // called by the smtpd session (issue 3), built on another branch
