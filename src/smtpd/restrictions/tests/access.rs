@@ -1,7 +1,7 @@
 //! check_*_access with real tables (hash built as postmap does, texthash,
 //! cidr, regexp, inline) and every access(5) action, with Postfix's texts.
 
-use super::{config, facts, ip, restrictions, text};
+use super::{facts, restrictions, text};
 use crate::maps::{create, OpenFlags};
 use crate::smtpd::restrictions::{Checkpoint, Facts, Restrictions, Verdict};
 
@@ -243,5 +243,4 @@ fn unusable_table_results_fail_closed() {
             .verdict,
         Verdict::Defer(_)
     ));
-    let _ = (config, ip);
 }
