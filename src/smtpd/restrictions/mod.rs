@@ -486,6 +486,10 @@ impl Restrictions {
         };
         let (classes, tables, table_index) = parser.finish();
         warn_without_ccerts(cfg, &lists, &classes)?;
+        // The recipient tables first: virtual_alias_domains defaults to
+        // $virtual_alias_maps, and a bad table should be reported under the
+        // parameter the administrator actually wrote.
+        let rcpt_maps = recipient::RecipientMaps::new(cfg, flags)?;
         if !parse::has_relay_control(&lists.relay, &classes)
             && !parse::has_relay_control(&lists.recipient, &classes)
         {
@@ -502,7 +506,7 @@ impl Restrictions {
             reject_unlisted_sender: cfg.get_bool(names::REJECT_UNLISTED_SENDER)?,
             mynetworks: AddrList::new(cfg, names::MYNETWORKS, flags)?,
             resolver: relay::Resolver::new(cfg, flags)?,
-            rcpt_maps: recipient::RecipientMaps::new(cfg, flags)?,
+            rcpt_maps,
             relay_clientcerts: TableList::open(cfg, names::RELAY_CLIENTCERTS, flags)?,
             codes: Codes::read(cfg)?,
             soft_bounce: cfg.get_bool(names::SOFT_BOUNCE)?,

@@ -346,3 +346,12 @@ fn class_names_vrfy_and_hold_placement() {
     };
     assert_eq!(r.check(Checkpoint::Connect, &f).verdict, Verdict::Continue);
 }
+
+#[test]
+fn bad_alias_table_is_reported_under_virtual_alias_maps() {
+    let e = error("virtual_alias_maps = nosuchtype:/etc/x");
+    assert!(
+        e.starts_with("parameter virtual_alias_maps: table nosuchtype:/etc/x: unsupported dictionary type: nosuchtype"),
+        "{e}"
+    );
+}
