@@ -73,6 +73,8 @@ impl Server {
              mydomain = example.org\n\
              mydestination = $myhostname, example.org\n\
              mynetworks = 10.9.9.0/24\n\
+             alias_maps =\n\
+             local_recipient_maps =\n\
              queue_directory = {}\n\
              syslog_name = {tag}\n\
              smtpd_error_sleep_time = 0\n\
