@@ -7,9 +7,11 @@
 //!
 //! Public API: `address::{parse_path, parse_mailbox, parse_domain, Path, Mailbox,
 //! Domain}`, `dsn::{StatusCode, Dsn, Outcome, Ret, Notify, OrigRcpt}`,
-//! `envelope::{Envelope, Recipient, MailParams, RcptParams, Body}`.
+//! `envelope::{Envelope, Recipient, MailParams, RcptParams, Body}`,
+//! `delivery::{DeliveryJob, JobRecipient, ClientInfo, DeliveryResult, RecipientResult}`.
 #![allow(dead_code)] // wired in by the daemon (issue 3)
 
 pub mod address;
+pub mod delivery;
 pub mod dsn;
 pub mod envelope;

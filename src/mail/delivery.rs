@@ -1,0 +1,83 @@
+//! What the queue manager hands a delivery agent, and what comes back.
+//!
+//! Mirrors Postfix's deliver_request(3) / deliver_completed protocol between qmgr
+//! and its delivery agents (global/deliver_request.c), as plain values sent over
+//! crossbeam channels instead of a socket. Reads no main.cf parameters.
+
+use std::sync::Arc;
+
+use super::dsn::{Notify, OrigRcpt, Outcome, Ret};
+
+/// One delivery request: one message, one transport and nexthop, and the
+/// recipients of that message that go there.
+#[derive(Debug, Clone)]
+pub struct DeliveryJob {
+    /// The message's queue ID (as text, to keep this layer below the queue).
+    pub queue_id: String,
+    /// The transport (master.cf service) name: `local`, `virtual`, `smtp`, `relay`,
+    /// `discard`, `error`, ...
+    pub transport: String,
+    /// The nexthop from transport_maps/relayhost/the recipient domain; for
+    /// `error:`/`discard:` the optional text.
+    pub nexthop: String,
+    /// The envelope sender; empty for the null sender (bounces).
+    pub sender: String,
+    /// Arrival time, Unix seconds (for `delay=` and Delivered-To loops).
+    pub arrival: i64,
+    /// When qmgr took the message into the active queue, Unix seconds with
+    /// fraction (for Postfix's `delays=a/b/c/d`).
+    pub active_since: f64,
+    /// DSN envelope ID and RET (RFC 3461), when the client gave them.
+    pub envid: Option<String>,
+    pub ret: Option<Ret>,
+    /// How the message arrived, for mailbox_command's environment and Received.
+    pub client: ClientInfo,
+    pub recipients: Vec<JobRecipient>,
+    /// The message as queued: headers and body, CRLF or LF as stored.
+    pub content: Arc<Vec<u8>>,
+}
+
+/// The client that submitted the message (empty strings for local submissions).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub name: String,
+    pub addr: String,
+    pub helo: String,
+    pub protocol: String,
+}
+
+/// One recipient in a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRecipient {
+    /// The recipient's index within its message (the queue's key).
+    pub index: u32,
+    /// The address to deliver to (after virtual alias rewriting).
+    pub address: String,
+    /// The address as the client gave it (Postfix's `orig_to=`), if different.
+    pub orig_rcpt: Option<String>,
+    pub notify: Option<Notify>,
+    pub orcpt: Option<OrigRcpt>,
+}
+
+/// The outcome of one job, one entry per recipient of the job.
+#[derive(Debug, Clone)]
+pub struct DeliveryResult {
+    pub queue_id: String,
+    pub transport: String,
+    pub recipients: Vec<RecipientResult>,
+}
+
+/// What became of one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientResult {
+    pub index: u32,
+    pub outcome: Outcome,
+    /// Postfix's `relay=` value: `local`, `virtual`, `none`, `host[addr]:port`.
+    pub relay: String,
+    /// The text in `status=sent (...)` for a delivery (`delivered to maildir`,
+    /// `250 2.0.0 Ok: queued as X`); for a failure the Dsn reason is used.
+    pub detail: String,
+    /// New recipients this delivery produced (alias or .forward expansion that
+    /// must be delivered as a new message, as Postfix's local resubmits them).
+    pub forwarded: Vec<String>,
+}
