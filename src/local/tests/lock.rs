@@ -214,7 +214,9 @@ fn concurrent_threads_never_interleave_in_one_mailbox() {
     for style in ["fcntl", "dotlock", "flock", "fcntl, dotlock"] {
         let dir = tempfile::tempdir().unwrap();
         let mbox = dir.path().join("bob");
-        let mut s = settings(style, 200);
+        // A generous budget (up to a minute of retries): on a loaded CI machine
+        // six threads writing 400 KB each can hold the lock for a long time.
+        let mut s = settings(style, 12_000);
         s.lock.deliver_lock_delay = Duration::from_millis(5);
         let workers: Vec<_> = (0..6)
             .map(|t| {
