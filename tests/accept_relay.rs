@@ -5,7 +5,8 @@
 //! foreign domain is refused with Postfix's reply and `NOQUEUE: reject` line;
 //! a listed certificate relays (even from a CA nobody trusts, as in Postfix);
 //! and address tricks (`%`, `!`, source routes, quoted local parts, `@[ip]`,
-//! double `@`) never relay.
+//! double `@`) never relay. A real Postfix relaying through Postern shows the
+//! same end to end: sent with the listed certificate, bounced 5.7.1 without.
 
 mod common;
 
@@ -188,5 +189,40 @@ fn address_tricks_never_relay() {
         opened.join("\n")
     );
     assert!(inst.queued().is_empty(), "{:?}", inst.queued());
+    assert_eq!(inst.postfix(&["stop"]).code, 0);
+}
+
+#[test]
+fn real_postfix_relays_with_listed_certificate_and_bounces_without() {
+    use common::postfix::{PostfixInstance, Role};
+    use std::time::Duration;
+    let pki = Pki::new();
+    let inst = postern(&pki, &[&pki.client]);
+    let msg = "From: sender@test.example\nTo: someone@remote.example\nSubject: relay by certificate\n\nrelayed body\n";
+
+    let mut tx = PostfixInstance::new(Role::sender_to(inst.port));
+    tx.client_tls(&pki, "encrypt", true);
+    tx.start();
+    let id = tx.send("sender@test.example", &["someone@remote.example"], msg);
+    let d = tx.wait_delivered(&id, Duration::from_secs(60));
+    assert_eq!(d.status, "sent", "{}\nPostern log:\n{}", d.line, inst.log());
+    let m = inst.queued_message(&queued_as(&d.reason));
+    assert_eq!(m.recipients, ["someone@remote.example"]);
+    assert!(m.text().contains("relayed body"));
+
+    let mut anon = PostfixInstance::new(Role::sender_to(inst.port));
+    anon.client_tls(&pki, "encrypt", false);
+    anon.start();
+    let id = anon.send("sender@test.example", &["other@remote.example"], msg);
+    let d = anon.wait_delivered(&id, Duration::from_secs(60));
+    assert_eq!(d.status, "bounced", "{}", d.line);
+    assert_eq!(d.dsn, "5.7.1");
+    assert!(
+        d.reason
+            .contains("554 5.7.1 <other@remote.example>: Relay access denied"),
+        "{}",
+        d.reason
+    );
+    assert_eq!(inst.queued().len(), 1, "{:?}", inst.queued());
     assert_eq!(inst.postfix(&["stop"]).code, 0);
 }
