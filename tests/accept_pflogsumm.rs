@@ -1,7 +1,8 @@
 //! Acceptance (issue 3): Postern's maillog is Postfix's to the tools that read
 //! it. pflogsumm counts each received message (from smtpd's `ID: client=`
 //! line), its bytes (from the `ID: from=<...>, size=N` line) and its sender,
-//! and counts a relay refusal as a reject.
+//! and counts a relay refusal as a reject; and its timestamps have the form a
+//! real Postfix's maillog_file has (`Dec 01 12:00:00`, day zero-padded).
 
 mod common;
 
@@ -67,5 +68,40 @@ fn pflogsumm_counts_received_messages_bytes_senders_and_rejects() {
         "{report}"
     );
     assert!(report.contains("Relay access denied"), "{report}");
+    assert_eq!(inst.postfix(&["stop"]).code, 0);
+}
+
+/// `Dec 01 12:00:00 ` -> `Aaa dd dd:dd:dd `: the shape of a timestamp.
+fn shape(line: &str) -> String {
+    line.chars()
+        .take(16)
+        .map(|c| match c {
+            '0'..='9' => 'd',
+            'A'..='Z' => 'A',
+            'a'..='z' => 'a',
+            c => c,
+        })
+        .collect()
+}
+
+#[test]
+fn maillog_timestamps_have_the_form_postfix_writes() {
+    use common::postfix::{PostfixInstance, Role};
+    let mut pf = PostfixInstance::new(Role::Receiver);
+    pf.start();
+    let inst = Instance::new("");
+    inst.start();
+    inst.connect().quit();
+    inst.wait_for_log("disconnect from", 1);
+    let theirs = pf.log();
+    let ours = inst.log();
+    let theirs = theirs.lines().next().expect("a Postfix maillog line");
+    for line in ours.lines() {
+        assert_eq!(
+            shape(line),
+            shape(theirs),
+            "Postern: {line}\nPostfix: {theirs}"
+        );
+    }
     assert_eq!(inst.postfix(&["stop"]).code, 0);
 }
