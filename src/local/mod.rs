@@ -29,11 +29,13 @@
 //!   destination with its [`Origin`] for `allow_mail_to_commands`/`_files`.
 #![allow(dead_code)] // wired in by qmgr (issue 4)
 
+pub mod agent;
 pub mod alias_value;
 pub mod command;
 mod command_status;
 pub mod copy;
 pub mod delivered;
+pub mod exec;
 pub mod expand;
 pub mod file;
 pub mod forward;
@@ -41,6 +43,9 @@ pub mod lock;
 pub mod mailbox;
 pub mod maildir;
 pub mod mbox;
+pub mod privs;
+mod recipient;
+pub mod settings;
 
 /// The message envelope as local delivery needs it. The queue's own types are mapped
 /// onto this by the caller.
@@ -152,4 +157,4 @@ mod mask_tests {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
