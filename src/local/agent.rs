@@ -8,10 +8,13 @@
 //! is in `exec.rs`. Reads every parameter listed in `settings.rs`, and
 //! `alias_maps` tables are opened here.
 //!
-//! Privileges: deliveries run in-process as the current user (tests, quickstart,
-//! a daemon not started as root); `|command` deliveries switch to the recipient
-//! when the process is root (command.rs). The privileged helper for a daemon
-//! started as root plugs in at [`LocalContext::run`].
+//! Privileges: with a privileged helper ([`LocalContext::with_helper`], a daemon
+//! started as root) the whole job is run by the helper, as root with each
+//! delivery made as its user; without one the job runs in-process as the
+//! current user (tests, quickstart, a daemon not started as root). When the
+//! process itself is root (the helper, or tests run as root), file deliveries
+//! take the recipient's file-system identity (privs.rs) and commands run as the
+//! recipient (command.rs).
 
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
@@ -24,8 +27,10 @@ use crate::maps::{split_list, MapError, MapList, OpenFlags};
 
 use super::delivered::DeliveredTo;
 use super::exec::{self, Failure, Request};
+use super::helper::HelperClient;
 use super::recipient::{Attr, Walk};
 use super::settings::{LocalSettings, SettingsError};
+use super::wire::Agent;
 
 /// Why the agent cannot be set up; the master reports it and does not start the
 /// transport.
@@ -47,6 +52,8 @@ pub struct LocalContext {
     /// Owner of the first alias table file: commands and files named by aliases
     /// run with this user's rights unless it is root (then `default_privs`).
     pub(super) alias_owner: u32,
+    /// The privileged helper, when the master started one (daemon run as root).
+    helper: Option<HelperClient>,
 }
 
 impl LocalContext {
@@ -63,7 +70,15 @@ impl LocalContext {
             settings,
             alias_pool: Mutex::new(vec![first]),
             alias_owner,
+            helper: None,
         })
+    }
+
+    /// Sends every job to the privileged helper the master forked before it
+    /// dropped root ([`super::helper::spawn`]).
+    pub fn with_helper(mut self, helper: Option<HelperClient>) -> LocalContext {
+        self.helper = helper;
+        self
     }
 
     /// A list of alias tables from the pool, opened anew when all are in use or
@@ -87,9 +102,7 @@ impl LocalContext {
             .push(list);
     }
 
-    /// Performs one final delivery. This is the seam for the privileged helper
-    /// (see the module comment): today every delivery runs in-process as the
-    /// current user.
+    /// Performs one final delivery (exec.rs), in this process.
     pub(super) fn run(&self, request: &Request, content: &[u8]) -> Result<String, Failure> {
         exec::execute(request, content, &self.settings)
     }
@@ -124,6 +137,9 @@ fn table_owner(spec: &str) -> Option<u32> {
 /// Delivers `job` to its local recipients; one result per job recipient, in
 /// order.
 pub fn deliver(job: &DeliveryJob, ctx: &LocalContext) -> DeliveryResult {
+    if let Some(helper) = &ctx.helper {
+        return helper.deliver(Agent::Local, job);
+    }
     let content = normalise(&job.content);
     let aliases = ctx.take_aliases();
     let mut results = Vec::with_capacity(job.recipients.len());

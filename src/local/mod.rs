@@ -39,6 +39,7 @@ pub mod exec;
 pub mod expand;
 pub mod file;
 pub mod forward;
+pub mod helper;
 pub mod lock;
 pub mod mailbox;
 pub mod maildir;
@@ -46,6 +47,7 @@ pub mod mbox;
 pub mod privs;
 mod recipient;
 pub mod settings;
+pub mod wire;
 
 /// The message envelope as local delivery needs it. The queue's own types are mapped
 /// onto this by the caller.

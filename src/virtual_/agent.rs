@@ -13,8 +13,10 @@ use crate::config::{Config, ConfigError};
 use crate::local::copy::DeliveredHeader;
 use crate::local::delivered::DeliveredTo;
 use crate::local::exec::{self, Failure, Identity, Operation, Request};
+use crate::local::helper::HelperClient;
 use crate::local::lock::{LockError, LockSettings, LockStyle};
 use crate::local::settings::{LocalSettings, SettingsError};
+use crate::local::wire::Agent;
 use crate::local::Envelope;
 use crate::mail::delivery::{DeliveryJob, DeliveryResult, JobRecipient, RecipientResult};
 use crate::mail::dsn::Outcome;
@@ -73,6 +75,8 @@ pub struct VirtualContext {
     /// the mailbox_* ones.
     writers: LocalSettings,
     pool: Mutex<Vec<Tables>>,
+    /// The privileged helper, when the master started one (daemon run as root).
+    helper: Option<HelperClient>,
 }
 
 impl VirtualContext {
@@ -125,10 +129,18 @@ impl VirtualContext {
             flags,
             writers,
             pool: Mutex::new(Vec::new()),
+            helper: None,
         };
         let first = ctx.open()?;
         ctx.give_back(first);
         Ok(ctx)
+    }
+
+    /// Sends every job to the privileged helper the master forked before it
+    /// dropped root ([`crate::local::helper::spawn`]).
+    pub fn with_helper(mut self, helper: Option<HelperClient>) -> VirtualContext {
+        self.helper = helper;
+        self
     }
 
     fn open(&self) -> Result<Tables, VirtualAgentError> {
@@ -161,6 +173,9 @@ impl VirtualContext {
 
 /// Delivers `job` to hosted mailboxes; one result per recipient, in order.
 pub fn deliver(job: &DeliveryJob, ctx: &VirtualContext) -> DeliveryResult {
+    if let Some(helper) = &ctx.helper {
+        return helper.deliver(Agent::Virtual, job);
+    }
     let content = crate::local::agent::normalise(&job.content);
     let delivered_to = DeliveredTo::from_message(&content);
     let tables = ctx.take();

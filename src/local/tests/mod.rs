@@ -8,6 +8,7 @@ pub mod agent;
 mod command;
 mod file;
 mod forward;
+mod helper;
 mod lock;
 mod maildir;
 mod mbox;
