@@ -67,14 +67,14 @@ pub fn site(extra: &str, aliases: &str) -> (Site, LocalContext) {
     })
     .unwrap();
     builder.finish().unwrap();
+    let extra = extra.replace("ME", &me);
     let main_cf = format!(
         "myhostname = {HOST}\nmydomain = example.com\nmydestination = $myhostname, localhost\n\
          alias_maps = {spec}\nmail_spool_directory = DIR/maildirs/\n\
          forward_path = DIR/fwd/${{user}}.forward\nrecipient_delimiter = +\n\
          deliver_lock_delay = 1s\n{extra}\n"
     )
-    .replace("DIR", &d.display().to_string())
-    .replace("ME", &me);
+    .replace("DIR", &d.display().to_string());
     fs::write(d.join("main.cf"), main_cf).unwrap();
     let cfg = Config::load(&d).unwrap();
     let ctx = LocalContext::new(&cfg).unwrap();
@@ -342,4 +342,44 @@ fn restricted_commands_bounce() {
     let (code, reason) = bounce_text(&r);
     assert_eq!(code, "5.7.1");
     assert!(reason.contains("mail to command is restricted"), "{reason}");
+}
+
+#[test]
+fn mailbox_command_gets_the_message_and_environment() {
+    let (site, ctx) = site(
+        "mailbox_command = /bin/sh -c 'echo \"$USER $EXTENSION\" > DIR/out/env.txt; cat > DIR/out/cmd.txt'",
+        "",
+    );
+    let r = one(&site, &ctx, &format!("{}+ext@{HOST}", site.me), MESSAGE);
+    assert_eq!(r.outcome, Outcome::Delivered, "{}", r.detail);
+    assert!(
+        r.detail.starts_with("delivered to command: /bin/sh -c "),
+        "{}",
+        r.detail
+    );
+    let env = fs::read_to_string(site.path("out/env.txt")).unwrap();
+    assert_eq!(env, format!("{} ext\n", site.me));
+    let got = fs::read_to_string(site.path("out/cmd.txt")).unwrap();
+    assert!(got.starts_with("From alice@example.org  "), "{got}");
+}
+
+#[test]
+fn dot_forward_pipe_and_failing_command() {
+    let (site, ctx) = site("", "fails: \"|exit 75\"\nbroken: \"|exit 1\"\n");
+    let fwd = site.path(&format!("fwd/{}.forward", site.me));
+    let out = site.path("out/fwd-pipe.txt");
+    fs::write(&fwd, format!("\"|cat > {}\"\n", out.display())).unwrap();
+    let r = one(&site, &ctx, &format!("{}@{HOST}", site.me), MESSAGE);
+    assert_eq!(r.outcome, Outcome::Delivered, "{}", r.detail);
+    assert!(fs::read_to_string(&out)
+        .unwrap()
+        .contains("Subject: agent test"));
+    // EX_TEMPFAIL defers, other exit codes bounce (sys_exits.c).
+    let r = one(&site, &ctx, &format!("fails@{HOST}"), MESSAGE);
+    assert!(
+        matches!(&r.outcome, Outcome::Deferred(d) if d.status.to_string().starts_with('4')),
+        "{r:?}"
+    );
+    let r = one(&site, &ctx, &format!("broken@{HOST}"), MESSAGE);
+    assert!(matches!(&r.outcome, Outcome::Bounced(_)), "{r:?}");
 }
