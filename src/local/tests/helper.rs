@@ -19,10 +19,18 @@ use crate::mail::dsn::Outcome;
 
 const DIR_VAR: &str = "POSTERN_HELPER_TEST_DIR";
 
-fn handler(_agent: Agent, job: &DeliveryJob, cfg: &Config) -> DeliveryResult {
-    match LocalContext::new(cfg) {
-        Ok(ctx) => deliver(job, &ctx),
-        Err(e) => crate::local::helper::defer_job(job, &e.to_string()),
+/// What the master's handler does (master/privs.rs run_delivery_job).
+fn handler(agent: Agent, job: &DeliveryJob, cfg: &Config) -> DeliveryResult {
+    use crate::virtual_::agent as virt;
+    match agent {
+        Agent::Local => match LocalContext::new(cfg) {
+            Ok(ctx) => deliver(job, &ctx),
+            Err(e) => crate::local::helper::defer_job(job, &e.to_string()),
+        },
+        Agent::Virtual => match virt::VirtualContext::new(cfg) {
+            Ok(ctx) => virt::deliver(job, &ctx),
+            Err(e) => crate::local::helper::defer_job(job, &e.to_string()),
+        },
     }
 }
 
@@ -90,4 +98,11 @@ fn helper_child() {
     let r2 = t.join().unwrap();
     assert!(matches!(r1.recipients[0].outcome, Outcome::Bounced(_)));
     assert!(matches!(r2.recipients[0].outcome, Outcome::Bounced(_)));
+    // The handler chooses the agent: virtual_mailbox_maps is empty here.
+    let r = client.deliver(Agent::Virtual, &job(&["x@hosted.example"], MESSAGE));
+    assert_eq!(r.recipients[0].relay, "virtual");
+    assert!(
+        matches!(&r.recipients[0].outcome, Outcome::Bounced(d) if d.status.to_string() == "5.1.1"),
+        "{r:?}"
+    );
 }
