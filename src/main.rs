@@ -18,6 +18,7 @@ mod queue;
 mod smtpd;
 mod tls;
 mod util;
+mod virtual_;
 
 use std::process::ExitCode;
 
