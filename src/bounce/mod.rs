@@ -25,6 +25,8 @@
 //!   Postfix would send nothing (see `Discard`): log it, do not retry.
 //! - `route(kind, &StoredMessage, &Config) -> Route`: who gets the notice, without
 //!   building it; `is_double_bounce(kind, msg, cfg)` is `Route::DoubleBounce`.
+//! - `wants_notice(kind, Option<Notify>) -> bool`: whether a recipient's NOTIFY
+//!   asks for this kind of notice (absent NOTIFY = failure and delay).
 //! - `postmaster_copy(kind, &Config) -> Option<String>`: the postmaster copy
 //!   recipient when `notify_classes` asks for one (`bounce`, `delay`);
 //!   `build_postmaster_copy(...)` builds it (headers only, no boilerplate text).
@@ -42,7 +44,8 @@ mod tests_mime;
 #[cfg(test)]
 mod tests_postfix;
 
-pub use route::{postmaster_copy, route, Discard, Route};
+#[allow(unused_imports)] // the API qmgr calls (issue 4)
+pub use route::{postmaster_copy, route, wants_notice, Discard, Route};
 
 use crate::config::{Config, ConfigError};
 use crate::mail::dsn::OrigRcpt;

@@ -10,6 +10,7 @@
 
 use super::{names, DsnKind};
 use crate::config::Config;
+use crate::mail::dsn::Notify;
 use crate::queue::StoredMessage;
 use std::fmt;
 
@@ -91,6 +92,21 @@ pub fn postmaster_copy(kind: DsnKind, cfg: &Config) -> Option<String> {
         DsnKind::Success => return None,
     };
     has_class(cfg, class).then(|| qualify(&cfg.get(param), cfg))
+}
+
+/// Whether a recipient's NOTIFY asks for a `kind` notice (RFC 3461 section
+/// 4.1). Without NOTIFY, failures and delays are reported and success is not,
+/// as Postfix does (its DSN_NOTIFY_FAILURE | DSN_NOTIFY_DELAY default);
+/// NOTIFY=NEVER asks for nothing. qmgr leaves unwanted recipients out of the
+/// list it hands to `build_dsn`, and sends no notice when none is left.
+pub fn wants_notice(kind: DsnKind, notify: Option<Notify>) -> bool {
+    match (kind, notify) {
+        (DsnKind::Success, None) => false,
+        (DsnKind::Failure | DsnKind::Delay, None) => true,
+        (DsnKind::Failure, Some(n)) => n.failure,
+        (DsnKind::Delay, Some(n)) => n.delay,
+        (DsnKind::Success, Some(n)) => n.success,
+    }
 }
 
 /// `double_bounce_sender`, qualified with `@$myorigin` as mail_addr.c does.

@@ -459,3 +459,18 @@ fn parameter_names_are_in_the_table() {
         assert!(crate::config::params::lookup(n).is_some(), "{n}");
     }
 }
+
+#[test]
+fn notify_selects_the_notices_a_recipient_gets() {
+    use crate::mail::dsn::Notify;
+    assert!(wants_notice(DsnKind::Failure, None));
+    assert!(wants_notice(DsnKind::Delay, None));
+    assert!(!wants_notice(DsnKind::Success, None));
+    let never = Notify::parse("NEVER").unwrap();
+    for kind in [DsnKind::Failure, DsnKind::Delay, DsnKind::Success] {
+        assert!(!wants_notice(kind, Some(never)));
+    }
+    let success = Notify::parse("SUCCESS").unwrap();
+    assert!(wants_notice(DsnKind::Success, Some(success)));
+    assert!(!wants_notice(DsnKind::Failure, Some(success)));
+}

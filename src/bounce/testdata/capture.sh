@@ -4,9 +4,10 @@
 # installed: sh src/bounce/testdata/capture.sh. It starts a private instance in
 # a temporary directory (never /etc/postfix) on 127.0.0.1:$PORT, sends the
 # test messages over SMTP with DSN parameters, waits for the notices to reach
-# its Maildir, and copies them here as postfix-*.eml.
+# its Maildir, and copies them here as postfix-*.eml (or into $OUT when set:
+# tests_postfix.rs does that to compare with the Postfix installed now).
 set -eu
-OUT=$(cd "$(dirname "$0")" && pwd)
+OUT=${OUT:-$(cd "$(dirname "$0")" && pwd)}
 PORT=${PORT:-10587}
 D=$(mktemp -d /tmp/postern-bounce-capture.XXXXXX)
 chmod 755 "$D"
