@@ -61,7 +61,7 @@ pub fn compose(r: &Request<'_>) -> Result<Vec<u8>, BounceError> {
     }
     let cfg = r.cfg;
     let tmpl = template::load(r.kind, cfg)?;
-    let charset = template::charset(&tmpl, cfg);
+    let charset = template::charset(&tmpl, cfg)?;
     let hostname = cfg.get(names::MYHOSTNAME);
     let origin = cfg.get(names::MYORIGIN);
     let qid = r.msg.entry.queue_id.as_str();
@@ -231,7 +231,10 @@ fn split_diagnostic(diagnostic: &str) -> (&str, &str) {
 /// Whether the whole message goes back. Failures honour RET (default FULL);
 /// delays, success reports and postmaster copies send headers; a double bounce
 /// sends the whole message (bounce_notify_service.c). Since Postfix 2.5 a
-/// message over `bounce_size_limit` is returned as headers only (postconf(5)).
+/// message over `bounce_size_limit` is returned as headers only (postconf(5));
+/// Postfix 3.7 returned a message of size=1998 (its qmgr log) whole and one of
+/// 2003 as headers with the limit at 2000. Its size is within a byte of our
+/// CRLF content length (one byte per line over the LF text), so that is used.
 fn returns_full(r: &Request<'_>, cfg: &Config) -> Result<bool, BounceError> {
     let asked = match (r.kind, r.copy) {
         (DsnKind::Failure, Copy::Sender) => r.msg.ret.unwrap_or(Ret::Full) == Ret::Full,

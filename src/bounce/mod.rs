@@ -7,7 +7,7 @@
 //! bounce_warn_service.c (delays), bounce_trace_service.c (success),
 //! bounce_notify_util.c (the message layout) and bounce_template.c /
 //! bounce_templates.c (the texts). Parameters read: `myhostname`, `myorigin`,
-//! `mail_name`, `bounce_size_limit`, `bounce_template_file`, `notify_classes`,
+//! `bounce_size_limit`, `bounce_template_file`, `notify_classes`,
 //! `2bounce_notice_recipient`, `bounce_notice_recipient`,
 //! `delay_notice_recipient`, `double_bounce_sender`, `delay_warning_time`,
 //! `maximal_queue_lifetime`, `enable_threaded_bounces`, `smtputf8_enable`.

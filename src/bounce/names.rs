@@ -6,7 +6,6 @@
 
 pub const MYHOSTNAME: &str = "myhostname";
 pub const MYORIGIN: &str = "myorigin";
-pub const MAIL_NAME: &str = "mail_name";
 pub const BOUNCE_SIZE_LIMIT: &str = "bounce_size_limit";
 pub const BOUNCE_TEMPLATE_FILE: &str = "bounce_template_file";
 pub const NOTIFY_CLASSES: &str = "notify_classes";
@@ -23,7 +22,6 @@ pub const SMTPUTF8_ENABLE: &str = "smtputf8_enable";
 pub const ALL: &[&str] = &[
     MYHOSTNAME,
     MYORIGIN,
-    MAIL_NAME,
     BOUNCE_SIZE_LIMIT,
     BOUNCE_TEMPLATE_FILE,
     NOTIFY_CLASSES,

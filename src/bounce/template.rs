@@ -116,13 +116,11 @@ pub fn load(kind: DsnKind, cfg: &Config) -> Result<Template, BounceError> {
 
 /// The charset to declare: Postfix 3.x sends UTF-8 when `smtputf8_enable` is on
 /// and the template says us-ascii (the observed `charset=utf-8` of 3.7 notices).
-pub fn charset(t: &Template, cfg: &Config) -> String {
-    if t.charset.eq_ignore_ascii_case("us-ascii")
-        && cfg.get_bool(names::SMTPUTF8_ENABLE).unwrap_or(false)
-    {
-        "utf-8".into()
+pub fn charset(t: &Template, cfg: &Config) -> Result<String, BounceError> {
+    if t.charset.eq_ignore_ascii_case("us-ascii") && cfg.get_bool(names::SMTPUTF8_ENABLE)? {
+        Ok("utf-8".into())
     } else {
-        t.charset.clone()
+        Ok(t.charset.clone())
     }
 }
 

@@ -187,6 +187,27 @@ fn over_bounce_size_limit_returns_headers_only() {
     assert!(p.parts[2]
         .1
         .contains(&"line 01999 of a long body".to_string()));
+    // The limit itself still returns the whole message.
+    let small = message("big@test.example", ORIGINAL);
+    let exact = config(&format!("bounce_size_limit = {}", small.content.len()));
+    let p = build(
+        DsnKind::Failure,
+        &small,
+        &[failed("nosuch@fail.example")],
+        &exact,
+    );
+    assert_eq!(find(&p.parts[2].0, "Content-Type"), Some("message/rfc822"));
+    let under = config(&format!("bounce_size_limit = {}", small.content.len() - 1));
+    let p = build(
+        DsnKind::Failure,
+        &small,
+        &[failed("nosuch@fail.example")],
+        &under,
+    );
+    assert_eq!(
+        find(&p.parts[2].0, "Content-Type"),
+        Some("text/rfc822-headers")
+    );
     // Headers alone over the limit are cut at a line end.
     let cfg = config("bounce_size_limit = 100");
     let p = build(
@@ -473,4 +494,27 @@ fn notify_selects_the_notices_a_recipient_gets() {
     let success = Notify::parse("SUCCESS").unwrap();
     assert!(wants_notice(DsnKind::Success, Some(success)));
     assert!(!wants_notice(DsnKind::Failure, Some(success)));
+}
+
+/// Observed with Postfix 3.7 and `smtputf8_enable = no`: an ASCII message
+/// without BODY= gets `charset=us-ascii` and no Content-Transfer-Encoding.
+#[test]
+fn without_smtputf8_an_ascii_notice_declares_no_encoding() {
+    let cfg = config("smtputf8_enable = no");
+    let msg = message("full@test.example", ORIGINAL);
+    let p = build(
+        DsnKind::Failure,
+        &msg,
+        &[failed("nosuch@fail.example")],
+        &cfg,
+    );
+    assert_eq!(p.header("Content-Transfer-Encoding"), None);
+    assert_eq!(
+        find(&p.parts[0].0, "Content-Type"),
+        Some("text/plain; charset=us-ascii")
+    );
+    assert!(p
+        .parts
+        .iter()
+        .all(|(h, _)| find(h, "Content-Transfer-Encoding").is_none()));
 }
