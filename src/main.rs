@@ -5,6 +5,7 @@
 //! (`postern postmap -q key hash:/etc/postfix/access`). Only `cli` decides exit codes.
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+mod bounce;
 mod cleanup;
 mod cli;
 mod config;
