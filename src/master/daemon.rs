@@ -89,6 +89,7 @@ pub fn run(opts: Options, ready: impl FnOnce()) -> Result<(), MasterError> {
     let events = signals::forward(pending)?;
     let stop = Arc::new(AtomicBool::new(false));
     let acceptors = start_threads(sockets, &entries, &stop)?;
+    start_qmgr(&cfg, &queue, store.arrivals())?;
     ::log::info!(
         "daemon started -- version {}, configuration {}",
         cfg.get(names::MAIL_VERSION),
@@ -190,6 +191,19 @@ fn start_threads(
         acceptors.push(t);
     }
     Ok(acceptors)
+}
+
+/// The queue manager thread, restarted if it panics; it ends when the queue
+/// writer stops (the store is dropped at shutdown).
+fn start_qmgr(
+    cfg: &Config,
+    queue: &QueueHandle,
+    arrivals: Receiver<crate::queue::QueueId>,
+) -> Result<(), MasterError> {
+    let (cfg, queue) = (Arc::new(cfg.clone()), queue.clone());
+    spawn::supervised("qmgr", move || crate::qmgr::run(&cfg, &queue, &arrivals))
+        .map(|_| ())
+        .map_err(MasterError::Spawn)
 }
 
 impl Master {

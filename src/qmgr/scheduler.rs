@@ -1,0 +1,320 @@
+//! The queue manager's loop: one thread owns the active set. It takes in new
+//! messages as the queue announces them (and by a scan of the incoming queue
+//! every second, should an announcement be missed), deferred messages that are
+//! due every `queue_run_delay`, hands their jobs to the transports' workers
+//! within the concurrency limits, and records what comes back.
+//!
+//! Mirrors Postfix qmgr.c (the event loop and its scans), qmgr_active.c
+//! (activation, `from=<...>, size=N, nrcpt=N (queue active)`), qmgr_scan.c,
+//! qmgr_deliver.c (handing out jobs, per-transport process limits and
+//! per-destination concurrency, as fixed limits without slow start) and
+//! qmgr_defer.c (deferral with backoff). Reads `qmgr_message_active_limit`,
+//! `queue_directory`, and through its parts the routing, timing and transport
+//! parameters.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{select, unbounded, Receiver, Sender};
+
+use super::active::{self, ActiveMessage};
+use super::backoff::Timing;
+use super::builtin;
+use super::logline::Times;
+use super::names;
+use super::resolve::Router;
+use super::transport::{Kind, Registry};
+use super::worker::{self, Work};
+use super::{QmgrError, QmgrEvent};
+use crate::config::Config;
+use crate::mail::delivery::DeliveryResult;
+use crate::mail::dsn::Outcome;
+use crate::queue::{Attempt, QueueHandle, QueueId, QueueName, Reader};
+
+/// How often the incoming queue is scanned as a fallback for announcements.
+const INCOMING_SCAN: Duration = Duration::from_secs(1);
+
+pub struct Scheduler {
+    pub(super) cfg: Arc<Config>,
+    pub(super) queue: QueueHandle,
+    reader: Reader,
+    router: Router,
+    pub(super) timing: Timing,
+    registry: Registry,
+    pub(super) active: HashMap<QueueId, ActiveMessage>,
+    /// Jobs waiting for a worker or for room at their destination.
+    waiting: VecDeque<Work>,
+    /// Jobs out per (transport, destination).
+    dest_busy: HashMap<(String, String), usize>,
+    events_tx: Sender<QmgrEvent>,
+    events_rx: Receiver<QmgrEvent>,
+    active_limit: usize,
+    /// Messages that got their delay warning (Postfix keeps this in the queue
+    /// file; here it lasts until a restart).
+    pub(super) warned: std::collections::HashSet<QueueId>,
+}
+
+/// Unix seconds.
+pub fn unix_now() -> i64 {
+    worker::now() as i64
+}
+
+impl Scheduler {
+    pub fn new(cfg: Arc<Config>, queue: QueueHandle) -> Result<Scheduler, QmgrError> {
+        let dir = std::path::PathBuf::from(cfg.get(names::QUEUE_DIRECTORY));
+        let (events_tx, events_rx) = unbounded();
+        Ok(Scheduler {
+            reader: Reader::open(&dir)?,
+            router: Router::new(&cfg)?,
+            timing: Timing::from_config(&cfg)?,
+            registry: Registry::new(Arc::clone(&cfg)),
+            active_limit: usize::try_from(cfg.get_int(names::QMGR_MESSAGE_ACTIVE_LIMIT)?)
+                .unwrap_or(0)
+                .max(1),
+            cfg,
+            queue,
+            active: HashMap::new(),
+            waiting: VecDeque::new(),
+            dest_busy: HashMap::new(),
+            events_tx,
+            events_rx,
+            warned: Default::default(),
+        })
+    }
+
+    /// Runs until the queue stops announcing (the queue writer has gone).
+    pub fn run(&mut self, arrivals: &Receiver<QueueId>) {
+        // Crash recovery: whatever was active when the last run ended is simply
+        // delivered again (at-least-once; see mod.rs).
+        self.scan(QueueName::Active);
+        self.scan(QueueName::Incoming);
+        self.scan_deferred();
+        let mut next_incoming = Instant::now() + INCOMING_SCAN;
+        let mut next_deferred = Instant::now() + self.timing.queue_run_delay;
+        loop {
+            let wait = next_incoming
+                .min(next_deferred)
+                .saturating_duration_since(Instant::now());
+            select! {
+                recv(arrivals) -> id => match id {
+                    Ok(id) => self.activate(&id),
+                    Err(_) => return,
+                },
+                recv(self.events_rx) -> ev => {
+                    if let Ok(ev) = ev {
+                        self.event(ev);
+                    }
+                }
+                default(wait) => {}
+            }
+            let now = Instant::now();
+            if now >= next_incoming {
+                self.scan(QueueName::Incoming);
+                next_incoming = now + INCOMING_SCAN;
+            }
+            if now >= next_deferred {
+                self.scan_deferred();
+                next_deferred = now + self.timing.queue_run_delay;
+            }
+            self.dispatch();
+        }
+    }
+
+    fn scan(&mut self, queue: QueueName) {
+        match self.reader.list_queue(queue) {
+            Ok(entries) => {
+                for e in entries {
+                    self.activate(&e.queue_id);
+                }
+            }
+            Err(e) => ::log::warn!("scan of the {} queue: {e}", queue.as_str()),
+        }
+        self.dispatch();
+    }
+
+    fn scan_deferred(&mut self) {
+        match self.reader.due_for_retry(unix_now()) {
+            Ok(ids) => ids.iter().for_each(|id| self.activate(id)),
+            Err(e) => ::log::warn!("scan of the deferred queue: {e}"),
+        }
+        self.dispatch();
+    }
+
+    /// Takes one message into the active set and queues its jobs.
+    fn activate(&mut self, id: &QueueId) {
+        if self.active.contains_key(id) || self.active.len() >= self.active_limit {
+            return;
+        }
+        let msg = match self.reader.load(id) {
+            Ok(Some(m)) => m,
+            Ok(None) => return,
+            Err(e) => {
+                ::log::warn!("{id}: cannot read the message: {e}");
+                return;
+            }
+        };
+        // The hold queue is the administrator's: never scheduled.
+        if msg.entry.queue == QueueName::Hold {
+            return;
+        }
+        if msg.entry.queue != QueueName::Active {
+            if let Err(e) = self.queue.move_to(id, QueueName::Active) {
+                ::log::warn!("{id}: cannot move the message to the active queue: {e}");
+                return;
+            }
+        }
+        ::log::info!(
+            "{id}: from=<{}>, size={}, nrcpt={} (queue active)",
+            msg.entry.sender,
+            msg.entry.size,
+            msg.entry.recipients.len()
+        );
+        let since = worker::now();
+        let registry = &mut self.registry;
+        let (jobs, unroutable) = active::jobs(&msg, since, &self.router, &mut |t| {
+            registry.get(t).recipient_limit
+        });
+        let mut entry = ActiveMessage::new(msg);
+        entry.outstanding = jobs.len();
+        let attempts: Vec<Attempt> = unroutable
+            .into_iter()
+            .map(|u| {
+                entry.deferred.push((u.index, u.dsn.clone()));
+                self.deferral(&entry, u.index, Outcome::Deferred(u.dsn))
+            })
+            .collect();
+        self.record(id, attempts);
+        self.active.insert(id.clone(), entry);
+        let mut inline = Vec::new();
+        for w in jobs {
+            if self.registry.get(&w.job.transport).kind == Kind::Unavailable {
+                inline.push(w);
+            } else {
+                self.waiting.push_back(w);
+            }
+        }
+        // No agent: answered here, logged as qmgr, as Postfix's qmgr does when a
+        // transport cannot be reached.
+        for w in inline {
+            let result = builtin::unavailable(&w.job);
+            let t = worker::now();
+            let times = Times {
+                arrival: w.job.arrival as f64,
+                active: since,
+                start: t,
+                end: t,
+            };
+            worker::log_result(&w.job, &result, times);
+            self.results(result);
+        }
+        if self.active.get(id).is_some_and(|m| m.outstanding == 0) {
+            self.finish(id);
+        }
+    }
+
+    /// Hands out waiting jobs while their transport and destination have room.
+    fn dispatch(&mut self) {
+        let mut keep = VecDeque::new();
+        while let Some(w) = self.waiting.pop_front() {
+            let t = self.registry.get(&w.job.transport);
+            let key = (w.job.transport.clone(), w.dest.clone());
+            let busy = self.dest_busy.get(&key).copied().unwrap_or(0);
+            let dest_room = t.concurrency_limit == 0 || busy < t.concurrency_limit;
+            if !(t.has_room() && dest_room) {
+                keep.push_back(w);
+                continue;
+            }
+            match t.submit(w, &self.events_tx) {
+                Ok(()) => *self.dest_busy.entry(key).or_insert(0) += 1,
+                Err(w) => keep.push_back(*w),
+            }
+        }
+        self.waiting = keep;
+    }
+
+    fn event(&mut self, ev: QmgrEvent) {
+        match ev {
+            QmgrEvent::Done {
+                transport,
+                dest,
+                result,
+            } => {
+                self.registry.get(&transport).finished();
+                let key = (transport, dest);
+                if let Some(n) = self.dest_busy.get_mut(&key) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        self.dest_busy.remove(&key);
+                    }
+                }
+                self.results(result);
+            }
+        }
+    }
+
+    /// Records one job's results; finishes the message when it was the last.
+    fn results(&mut self, result: DeliveryResult) {
+        let Some(id) = QueueId::parse(&result.queue_id) else {
+            return;
+        };
+        let Some(mut entry) = self.active.remove(&id) else {
+            return;
+        };
+        let mut attempts = Vec::new();
+        for r in result.recipients {
+            match &r.outcome {
+                Outcome::Delivered => entry.delivered.push((r.index, r.relay.clone())),
+                Outcome::Deferred(d) => entry.deferred.push((r.index, d.clone())),
+                Outcome::Bounced(d) => entry.bounced.push((r.index, d.clone(), r.relay.clone())),
+            }
+            if !r.forwarded.is_empty() {
+                super::notices::forward(self, &entry, &r.forwarded);
+            }
+            attempts.push(self.deferral(&entry, r.index, r.outcome));
+        }
+        self.record(&id, attempts);
+        entry.outstanding = entry.outstanding.saturating_sub(1);
+        let done = entry.outstanding == 0;
+        self.active.insert(id.clone(), entry);
+        if done {
+            self.finish(&id);
+        }
+    }
+
+    /// The attempt to record, with the next try of a deferral.
+    fn deferral(&self, entry: &ActiveMessage, index: u32, outcome: Outcome) -> Attempt {
+        let next_attempt = match outcome {
+            Outcome::Deferred(_) => {
+                let tries = entry.recipient(index).map_or(0, |r| r.attempts) + 1;
+                Some(unix_now() + self.timing.backoff(tries))
+            }
+            _ => None,
+        };
+        Attempt {
+            rcpt_index: index,
+            outcome,
+            next_attempt,
+            tls: None,
+        }
+    }
+
+    pub(super) fn record(&self, id: &QueueId, attempts: Vec<Attempt>) {
+        if attempts.is_empty() {
+            return;
+        }
+        if let Err(e) = self.queue.record(id, attempts) {
+            // postsuper -d while delivering, or a queue write error: the
+            // recipients stay as they were and are tried again.
+            ::log::warn!("{id}: cannot record delivery status: {e}");
+        }
+    }
+
+    /// Every job of the message is answered: notices, then removal or back to
+    /// the deferred queue.
+    fn finish(&mut self, id: &QueueId) {
+        if let Some(entry) = self.active.remove(id) {
+            super::notices::finish(self, id, entry);
+        }
+    }
+}
