@@ -53,8 +53,11 @@ fn send(inst: &Instance, from: &str, to: &[&str]) -> String {
     r.rsplit(' ').next().unwrap().to_string()
 }
 
-/// One row per queued message: (id, queue, sender, recipients with state).
-fn queue(inst: &Instance) -> Vec<(String, String, String, Vec<(String, String)>)> {
+/// A queued message: (id, queue, sender, recipients with their state).
+type Queued = (String, String, String, Vec<(String, String)>);
+
+/// Every queued message, read from the queue database.
+fn queue(inst: &Instance) -> Vec<Queued> {
     let db = inst.path().join("queue/queue.db");
     let conn = rusqlite::Connection::open_with_flags(
         Path::new(&db),
@@ -270,4 +273,25 @@ fn the_hold_queue_is_not_scheduled() {
     let q = queue(&inst);
     assert_eq!(q.len(), 1, "{q:?}");
     assert_eq!((q[0].0.as_str(), q[0].1.as_str()), (held.as_str(), "hold"));
+}
+
+#[test]
+fn delay_warning_once_and_clean_stop() {
+    // delay_warning_time's unit is hours when none is given: say seconds.
+    let inst = instance("delay_warning_time = 1s");
+    let id = send(&inst, "alice@sender.test", &["c@later.test"]);
+    inst.wait_for_log(&format!("{id}: sender delay notification: "), 1);
+    // Further deferrals do not warn again.
+    inst.wait_for_log(&format!("{id}: to=<c@later.test>"), 3);
+    let log = inst.log();
+    assert_eq!(log.matches("sender delay notification").count(), 1, "{log}");
+    assert!(!log.contains("non-delivery notification"), "{log}");
+    // The daemon, qmgr and its workers stop on `postfix stop`.
+    assert_eq!(inst.postfix(&["stop"]).code, 0);
+    wait_until("the daemon to stop", &inst, || {
+        inst.postfix(&["status"]).code != 0
+    });
+    assert!(queue(&inst)
+        .iter()
+        .any(|m| m.0 == id && (m.1 == "deferred" || m.1 == "active")));
 }

@@ -142,3 +142,86 @@ pub fn jobs(
     }
     (out, failed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, MainCf};
+    use crate::queue::{QueueEntry, QueueId, QueueName};
+    use std::path::Path;
+
+    fn rcpt(index: u32, address: &str, state: RcptState) -> StoredRecipient {
+        StoredRecipient {
+            index,
+            address: address.into(),
+            orig_rcpt: None,
+            notify: None,
+            orcpt: None,
+            state,
+            attempts: 0,
+            next_attempt: None,
+            last_reason: None,
+            last_dsn: None,
+        }
+    }
+
+    #[test]
+    fn grouped_by_route_and_split_at_the_recipient_limit() {
+        let text = "myhostname = mx.example.com\ninet_interfaces = 127.0.0.1\n\
+                    transport_maps = inline:{ {a.example=discard:}, {b.example=error:x} }\n";
+        let main = MainCf::parse(Path::new("main.cf"), text.as_bytes()).unwrap();
+        let cfg = Config::from_main(Path::new("/nonexistent"), main).unwrap();
+        let router = Router::new(&cfg).unwrap();
+        let msg = StoredMessage {
+            entry: QueueEntry {
+                queue_id: QueueId::parse("5BTFLw54r6").unwrap(),
+                queue: QueueName::Incoming,
+                arrival: 1,
+                size: 1,
+                sender: "s@x".into(),
+                recipients: vec![
+                    rcpt(0, "1@a.example", RcptState::Pending),
+                    rcpt(1, "2@b.example", RcptState::Deferred),
+                    rcpt(2, "3@a.example", RcptState::Pending),
+                    rcpt(3, "4@a.example", RcptState::Delivered),
+                    rcpt(4, "5@a.example", RcptState::Pending),
+                    rcpt(5, "6@localhost", RcptState::Bounced),
+                    rcpt(6, "7@localhost", RcptState::Pending),
+                    rcpt(7, "8@localhost", RcptState::Pending),
+                ],
+            },
+            client_name: String::new(),
+            client_addr: String::new(),
+            helo: String::new(),
+            protocol: "ESMTP".into(),
+            tls: None,
+            envid: None,
+            ret: None,
+            body: None,
+            smtputf8: false,
+            content: b"x".to_vec(),
+        };
+        let mut limit = |t: &str| if t == "local" { 1 } else { 2 };
+        let (jobs, failed) = jobs(&msg, 2.0, &router, &mut limit);
+        assert!(failed.is_empty());
+        let got: Vec<(String, String, Vec<u32>)> = jobs
+            .iter()
+            .map(|w| {
+                let idx = w.job.recipients.iter().map(|r| r.index).collect();
+                (w.job.transport.clone(), w.dest.clone(), idx)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("discard".into(), "a.example".into(), vec![0, 2]),
+                ("discard".into(), "a.example".into(), vec![4]),
+                ("error".into(), "x".into(), vec![1]),
+                ("local".into(), "7@localhost".into(), vec![6]),
+                ("local".into(), "8@localhost".into(), vec![7]),
+            ]
+        );
+        assert_eq!(jobs[0].job.nexthop, "a.example");
+        assert_eq!(jobs[0].job.active_since, 2.0);
+    }
+}

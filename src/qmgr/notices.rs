@@ -99,6 +99,10 @@ pub fn finish(s: &mut Scheduler, id: &QueueId, mut entry: ActiveMessage) {
         notice(s, id, &entry, DsnKind::Delay, delayed);
         s.warned.insert(id.clone());
     }
+    // postsuper -h during delivery wins: a held message stays held.
+    if s.current_queue(id) != Some(QueueName::Active) {
+        return;
+    }
     if let Err(e) = s.queue.move_to(id, QueueName::Deferred) {
         ::log::warn!("{id}: cannot move the message to the deferred queue: {e}");
     }

@@ -310,6 +310,18 @@ impl Scheduler {
         }
     }
 
+    /// The queue a message is in now (the administrator may have held it
+    /// while it was being delivered).
+    pub(super) fn current_queue(&self, id: &QueueId) -> Option<QueueName> {
+        match self.reader.load(id) {
+            Ok(m) => m.map(|m| m.entry.queue),
+            Err(e) => {
+                ::log::warn!("{id}: cannot read the message: {e}");
+                None
+            }
+        }
+    }
+
     /// Every job of the message is answered: notices, then removal or back to
     /// the deferred queue.
     fn finish(&mut self, id: &QueueId) {
