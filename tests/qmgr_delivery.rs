@@ -24,15 +24,17 @@ const ROUTES: &str = "transport_maps = inline:{ {discard.test=discard:}, \
      {note.discard.test=discard:2.0.0 kept out}, {error.test=error:5.1.1 no such user here}, \
      {retry.test=retry:4.2.2 try later}, {later.test=smtp:}, {sender.test=discard:} }";
 
+/// main.cf for these tests: the routes, fast retries, no alias tables.
+fn main_cf(routes: &str, extra: &str) -> String {
+    format!(
+        "{routes}\ncompatibility_level = 3.6\nlocal_recipient_maps =\nalias_maps =\n\
+         minimal_backoff_time = 1s\nmaximal_backoff_time = 2s\nqueue_run_delay = 1s\n{extra}"
+    )
+}
+
 fn instance(extra: &str) -> Instance {
     let port = free_port();
-    let inst = Instance::with_master(
-        &format!(
-            "{ROUTES}\ncompatibility_level = 3.6\nlocal_recipient_maps =\nalias_maps =\nminimal_backoff_time = 1s\nmaximal_backoff_time = 2s\nqueue_run_delay = 1s\n{extra}"
-        ),
-        &master(port),
-        port,
-    );
+    let inst = Instance::with_master(&main_cf(ROUTES, extra), &master(port), port);
     inst.start();
     inst
 }
@@ -294,4 +296,29 @@ fn delay_warning_once_and_clean_stop() {
     assert!(queue(&inst)
         .iter()
         .any(|m| m.0 == id && (m.1 == "deferred" || m.1 == "active")));
+}
+
+#[test]
+fn reload_gives_qmgr_new_routes() {
+    let inst = instance("");
+    let id = send(&inst, "alice@sender.test", &["c@later.test"]);
+    inst.wait_for_log(&format!("{id}: to=<c@later.test>, relay=none"), 1);
+    inst.write_main(&main_cf(
+        &ROUTES.replace("later.test=smtp:", "later.test=discard:"),
+        "",
+    ));
+    assert_eq!(inst.postfix(&["reload"]).code, 0);
+    inst.wait_for_log(&format!("{id}: removed"), 1);
+    let log = inst.log();
+    assert!(
+        line_with(
+            &log,
+            &[
+                &format!("{id}: to=<c@later.test>"),
+                "status=sent (later.test)"
+            ]
+        )
+        .is_some(),
+        "{log}"
+    );
 }

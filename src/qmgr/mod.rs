@@ -16,9 +16,10 @@
 //! `double_bounce_sender`, `syslog_name`, and the address-class lists of
 //! `resolve`. RFC 3461 (NOTIFY) for which notices are sent.
 //!
-//! Public API: `run(cfg, queue, arrivals)`: the thread body (master starts it
-//! supervised; it returns when the queue writer stops); `QmgrEvent` (what
-//! workers send back); `resolve::{Router, Route}`.
+//! Public API: `run(cfg, queue, arrivals, reloads)`: the thread body (master
+//! starts it supervised with `Store::arrivals()`; it returns when the queue
+//! writer stops; a `Config` sent on `reloads` replaces the one in use);
+//! `QmgrEvent` (what workers send back); `resolve::{Router, Route}`.
 //!
 //! What is guaranteed: a message leaves the queue only after every recipient
 //! is recorded delivered or bounced, and after its notices are queued.
@@ -77,12 +78,19 @@ pub enum QmgrError {
 /// throttles a daemon that keeps failing to start.
 const RETRY_START: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The qmgr thread: runs until `arrivals` disconnects (the queue writer stops).
-pub fn run(cfg: &Arc<Config>, queue: &QueueHandle, arrivals: &Receiver<QueueId>) {
+/// The qmgr thread: runs until `arrivals` disconnects (the queue writer
+/// stops). A configuration on `reloads` replaces the one in use (postfix
+/// reload); a restart after a panic starts from the first one again.
+pub fn run(
+    cfg: &Arc<Config>,
+    queue: &QueueHandle,
+    arrivals: &Receiver<QueueId>,
+    reloads: &Receiver<Arc<Config>>,
+) {
     crate::log::set_service("qmgr");
     loop {
         match scheduler::Scheduler::new(Arc::clone(cfg), queue.clone()) {
-            Ok(mut s) => return s.run(arrivals),
+            Ok(mut s) => return s.run(arrivals, reloads),
             Err(e) => {
                 ::log::error!("qmgr: {e}; trying again in {}s", RETRY_START.as_secs());
                 // Leave when the queue has gone while we wait.

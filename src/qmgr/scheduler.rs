@@ -84,7 +84,7 @@ impl Scheduler {
     }
 
     /// Runs until the queue stops announcing (the queue writer has gone).
-    pub fn run(&mut self, arrivals: &Receiver<QueueId>) {
+    pub fn run(&mut self, arrivals: &Receiver<QueueId>, reloads: &Receiver<Arc<Config>>) {
         // Crash recovery: whatever was active when the last run ended is simply
         // delivered again (at-least-once; see mod.rs).
         self.scan(QueueName::Active);
@@ -106,6 +106,11 @@ impl Scheduler {
                         self.event(ev);
                     }
                 }
+                recv(reloads) -> cfg => {
+                    if let Ok(cfg) = cfg {
+                        self.reload(cfg);
+                    }
+                }
                 default(wait) => {}
             }
             let now = Instant::now();
@@ -118,6 +123,24 @@ impl Scheduler {
                 next_deferred = now + self.timing.queue_run_delay;
             }
             self.dispatch();
+        }
+    }
+
+    /// postfix reload: new routing, timing and transports. Workers of the old
+    /// transports finish the jobs they were given and end; their answers are
+    /// counted against the new transports of the same name (saturating).
+    fn reload(&mut self, cfg: Arc<Config>) {
+        let built = Router::new(&cfg)
+            .map_err(QmgrError::from)
+            .and_then(|router| Ok((router, Timing::from_config(&cfg)?)));
+        match built {
+            Ok((router, timing)) => {
+                self.router = router;
+                self.timing = timing;
+                self.registry = Registry::new(Arc::clone(&cfg));
+                self.cfg = cfg;
+            }
+            Err(e) => ::log::error!("reload: {e}; keeping the configuration in use"),
         }
     }
 
