@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::forward::Origin;
 use super::resolve::{Route, Router};
 use super::worker::Work;
 use crate::mail::delivery::{ClientInfo, DeliveryJob, JobRecipient};
@@ -101,6 +102,11 @@ pub fn jobs(
         }
     }
     let content = Arc::new(msg.content.clone());
+    let origin = Arc::new(Origin {
+        tls: msg.tls.clone(),
+        body: msg.body,
+        smtputf8: msg.smtputf8,
+    });
     let mut out = Vec::new();
     for ((transport, nexthop, dest), rcpts) in groups {
         let limit = match recipient_limit(&transport) {
@@ -137,6 +143,7 @@ pub fn jobs(
                     content: Arc::clone(&content),
                 },
                 dest: dest.clone(),
+                origin: Arc::clone(&origin),
             });
         }
     }

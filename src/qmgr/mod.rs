@@ -32,6 +32,7 @@
 mod active;
 mod backoff;
 mod builtin;
+mod forward;
 mod logline;
 mod names;
 mod notices;

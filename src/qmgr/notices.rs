@@ -1,14 +1,12 @@
 //! The end of a message's pass through the active queue: delivery status
 //! notices to the sender (failure, delay, success), expiry of recipients
-//! deferred for too long, new messages for forwarded recipients, and then
-//! removal or a return to the deferred queue.
+//! deferred for too long, and then removal or a return to the deferred queue.
 //!
 //! Mirrors Postfix qmgr_active.c qmgr_active_done() (expiry with
 //! `from=<...>, status=expired, returned to sender`, bounce_flush, delay
-//! warnings, `ID: removed`), the bounce(8) log lines (`sender non-delivery
+//! warnings, `ID: removed`) and the bounce(8) log lines (`sender non-delivery
 //! notification: ID`, `postmaster ...`, `sender delay notification`,
-//! `sender delivery status notification`) and local(8)'s resubmission of
-//! forwarded mail. Reads `double_bounce_sender` and, through the bounce
+//! `sender delivery status notification`). Reads `double_bounce_sender` and, through the bounce
 //! generator, what it reads. Notices follow RFC 3461 section 4.1 NOTIFY.
 
 use super::active::ActiveMessage;
@@ -176,45 +174,6 @@ fn notice(
         DsnKind::Success => "delivery status notification",
     };
     log_as("bounce", &format!("{id}: {who} {what}: {new_id}"));
-}
-
-/// Mail an agent forwards (alias or .forward expansion) goes out as a new
-/// message from the same sender, as local(8) resubmits it through cleanup.
-pub fn forward(s: &Scheduler, entry: &ActiveMessage, to: &[String]) {
-    let m = &entry.msg;
-    let new_id = s.queue.new_id();
-    let message = NewMessage {
-        queue_id: new_id.clone(),
-        queue: QueueName::Incoming,
-        arrival: unix_now(),
-        sender: m.entry.sender.clone(),
-        client_name: m.client_name.clone(),
-        client_addr: m.client_addr.clone(),
-        helo: m.helo.clone(),
-        protocol: m.protocol.clone(),
-        tls: m.tls.clone(),
-        envid: m.envid.clone(),
-        ret: m.ret,
-        body: m.body,
-        smtputf8: m.smtputf8,
-        recipients: to
-            .iter()
-            .map(|a| NewRecipient {
-                address: a.clone(),
-                orig_rcpt: None,
-                notify: None,
-                orcpt: None,
-            })
-            .collect(),
-        content: m.content.clone(),
-    };
-    match s.queue.insert(message) {
-        Ok(_) => log_as(
-            "cleanup",
-            &format!("{new_id}: forwarded from {}", m.entry.queue_id),
-        ),
-        Err(e) => ::log::warn!("{}: cannot queue forwarded mail: {e}", m.entry.queue_id),
-    }
 }
 
 /// Logs one line under another daemon's name, then returns to qmgr's.

@@ -248,7 +248,7 @@ impl Scheduler {
                 keep.push_back(w);
                 continue;
             }
-            match t.submit(w, &self.events_tx) {
+            match t.submit(w, &self.queue, &self.events_tx) {
                 Ok(()) => *self.dest_busy.entry(key).or_insert(0) += 1,
                 Err(w) => keep.push_back(*w),
             }
@@ -290,9 +290,6 @@ impl Scheduler {
                 Outcome::Delivered => entry.delivered.push((r.index, r.relay.clone())),
                 Outcome::Deferred(d) => entry.deferred.push((r.index, d.clone())),
                 Outcome::Bounced(d) => entry.bounced.push((r.index, d.clone(), r.relay.clone())),
-            }
-            if !r.forwarded.is_empty() {
-                super::notices::forward(self, &entry, &r.forwarded);
             }
             attempts.push(self.deferral(&entry, r.index, r.outcome));
         }

@@ -19,6 +19,7 @@ use super::worker::{self, Work};
 use super::QmgrEvent;
 use crate::config::master::Service;
 use crate::config::{Config, ConfigError};
+use crate::queue::QueueHandle;
 
 /// Which agent a service runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,10 +130,23 @@ impl Transport {
 
     /// Hands a job to a worker, starting one when all are busy (as master(8)
     /// forks a process on demand, up to maxproc). On failure the work comes back.
-    pub fn submit(&mut self, work: Work, done: &Sender<QmgrEvent>) -> Result<(), Box<Work>> {
+    pub fn submit(
+        &mut self,
+        work: Work,
+        queue: &QueueHandle,
+        done: &Sender<QmgrEvent>,
+    ) -> Result<(), Box<Work>> {
         if self.busy >= self.workers {
             let cfg = Arc::clone(&self.cfg);
-            match worker::spawn(&self.name, self.kind, cfg, self.rx.clone(), done.clone()) {
+            let spawned = worker::spawn(
+                &self.name,
+                self.kind,
+                cfg,
+                queue.clone(),
+                self.rx.clone(),
+                done.clone(),
+            );
+            match spawned {
                 Ok(()) => self.workers += 1,
                 Err(e) => {
                     ::log::warn!("transport {}: cannot start a worker: {e}", self.name);

@@ -16,6 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, Sender};
 
 use super::builtin;
+use super::forward::{self, Origin};
 use super::logline::{Line, Times};
 use super::names;
 // The agents are the colleagues' modules; until they merge, the stand-ins with
@@ -27,12 +28,15 @@ use super::QmgrEvent;
 use crate::config::Config;
 use crate::mail::delivery::{DeliveryJob, DeliveryResult, RecipientResult};
 use crate::mail::dsn::{Dsn, Outcome, StatusCode};
+use crate::queue::QueueHandle;
 
 /// One job and the destination queue it was charged to.
 #[derive(Debug)]
 pub struct Work {
     pub job: DeliveryJob,
     pub dest: String,
+    /// For forwarded copies.
+    pub origin: Arc<Origin>,
 }
 
 /// Now, Unix seconds with fraction.
@@ -100,26 +104,35 @@ pub fn spawn(
     name: &str,
     kind: Kind,
     cfg: Arc<Config>,
+    queue: QueueHandle,
     jobs: Receiver<Work>,
     done: Sender<QmgrEvent>,
 ) -> std::io::Result<()> {
     let name = name.to_string();
     std::thread::Builder::new()
         .name(format!("{name} worker"))
-        .spawn(move || run(&name, kind, &cfg, &jobs, &done))
+        .spawn(move || run(&name, kind, &cfg, &queue, &jobs, &done))
         .map(|_| ())
 }
 
-fn run(name: &str, kind: Kind, cfg: &Config, jobs: &Receiver<Work>, done: &Sender<QmgrEvent>) {
+fn run(
+    name: &str,
+    kind: Kind,
+    cfg: &Config,
+    queue: &QueueHandle,
+    jobs: &Receiver<Work>,
+    done: &Sender<QmgrEvent>,
+) {
     crate::log::set_thread_tag(&cfg.get(names::SYSLOG_NAME), name);
     let soft_bounce = cfg.get_bool(names::SOFT_BOUNCE).unwrap_or(false);
     let agent = Agent::open(kind, cfg);
-    for Work { job, dest } in jobs.iter() {
+    for Work { job, dest, origin } in jobs.iter() {
         let start = now();
         // A panicking agent must not lose the job: its recipients are deferred.
         let result = catch_unwind(AssertUnwindSafe(|| agent.deliver(&job)))
             .unwrap_or_else(|_| crashed(&job));
-        let result = complete(&job, result, soft_bounce);
+        let mut result = complete(&job, result, soft_bounce);
+        forward::resubmit(queue, &job, &origin, &mut result);
         let times = Times {
             arrival: job.arrival as f64,
             active: job.active_since,
