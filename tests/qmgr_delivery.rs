@@ -322,3 +322,35 @@ fn reload_gives_qmgr_new_routes() {
         "{log}"
     );
 }
+
+#[test]
+fn a_bounce_that_bounces_goes_to_the_postmaster_once() {
+    let inst = instance("2bounce_notice_recipient = pm@error.test");
+    let id = send(&inst, "", &["b@error.test"]);
+    inst.wait_for_log(&format!("{id}: removed"), 1);
+    let log = inst.log();
+    let notice = line_with(
+        &log,
+        &[&format!("{id}: postmaster non-delivery notification: ")],
+    )
+    .unwrap_or_else(|| panic!("no notice in\n{log}"));
+    let new_id = notice.rsplit(' ').next().unwrap().to_string();
+    inst.wait_for_log(&format!("{new_id}: removed"), 1);
+    std::thread::sleep(Duration::from_secs(1));
+    let log = inst.log();
+    assert!(
+        line_with(
+            &log,
+            &[&format!("{new_id}: from=<double-bounce@mx.postern.test>")]
+        )
+        .is_some(),
+        "{log}"
+    );
+    assert!(line_with(
+        &log,
+        &[&format!("{new_id}: to=<pm@error.test>"), "status=bounced"]
+    )
+    .is_some());
+    assert_eq!(log.matches("non-delivery notification").count(), 1, "{log}");
+    assert!(queue(&inst).is_empty());
+}

@@ -24,6 +24,7 @@ pub const RECIPIENT_DELIMITER: &str = "recipient_delimiter";
 pub const SOFT_BOUNCE: &str = "soft_bounce";
 pub const SYSLOG_NAME: &str = "syslog_name";
 pub const DOUBLE_BOUNCE_SENDER: &str = "double_bounce_sender";
+pub const MYORIGIN: &str = "myorigin";
 pub const SERVICE_NAME: &str = "service_name";
 pub const PROCESS_NAME: &str = "process_name";
 
@@ -66,6 +67,7 @@ mod tests {
             SOFT_BOUNCE,
             SYSLOG_NAME,
             DOUBLE_BOUNCE_SENDER,
+            MYORIGIN,
         ] {
             assert!(lookup(n).is_some(), "{n}");
         }

@@ -129,13 +129,28 @@ fn notice(
         ::log::info!("{id}: discarding notice to the double-bounce sender <{sender}>");
         return;
     }
-    let parts = match build_dsn(kind, &entry.msg, &rcpts, &s.cfg) {
+    let mut parts = match build_dsn(kind, &entry.msg, &rcpts, &s.cfg) {
         Ok(p) => p,
         Err(e) => {
             ::log::warn!("{id}: cannot build the delivery status notice: {e}");
             return;
         }
     };
+    // Never a notice to the null sender.
+    if parts.recipient.is_empty() {
+        ::log::info!("{id}: undeliverable postmaster notification discarded");
+        return;
+    }
+    // A notice about a null-sender message (to the postmaster) is sent from
+    // double_bounce_sender, so that if it fails in turn it is discarded
+    // (is_double_bounce) instead of looping between postmaster notices.
+    if sender.is_empty() && parts.sender.is_empty() {
+        parts.sender = format!(
+            "{}@{}",
+            s.cfg.get(names::DOUBLE_BOUNCE_SENDER),
+            s.cfg.get(names::MYORIGIN)
+        );
+    }
     let new_id = s.queue.new_id();
     let message = NewMessage {
         queue_id: new_id.clone(),

@@ -98,7 +98,7 @@ impl Scheduler {
                 .saturating_duration_since(Instant::now());
             select! {
                 recv(arrivals) -> id => match id {
-                    Ok(id) => self.activate(&id),
+                    Ok(id) => self.activate(&id, QueueName::Incoming),
                     Err(_) => return,
                 },
                 recv(self.events_rx) -> ev => {
@@ -148,7 +148,7 @@ impl Scheduler {
         match self.reader.list_queue(queue) {
             Ok(entries) => {
                 for e in entries {
-                    self.activate(&e.queue_id);
+                    self.activate(&e.queue_id, queue);
                 }
             }
             Err(e) => ::log::warn!("scan of the {} queue: {e}", queue.as_str()),
@@ -158,14 +158,18 @@ impl Scheduler {
 
     fn scan_deferred(&mut self) {
         match self.reader.due_for_retry(unix_now()) {
-            Ok(ids) => ids.iter().for_each(|id| self.activate(id)),
+            Ok(ids) => ids
+                .iter()
+                .for_each(|id| self.activate(id, QueueName::Deferred)),
             Err(e) => ::log::warn!("scan of the deferred queue: {e}"),
         }
         self.dispatch();
     }
 
-    /// Takes one message into the active set and queues its jobs.
-    fn activate(&mut self, id: &QueueId) {
+    /// Takes one message into the active set and queues its jobs, if it is
+    /// still in the queue it was found in (an announcement may come after the
+    /// incoming scan has already delivered and deferred the message).
+    fn activate(&mut self, id: &QueueId, found_in: QueueName) {
         if self.active.contains_key(id) || self.active.len() >= self.active_limit {
             return;
         }
@@ -178,7 +182,7 @@ impl Scheduler {
             }
         };
         // The hold queue is the administrator's: never scheduled.
-        if msg.entry.queue == QueueName::Hold {
+        if msg.entry.queue != found_in || msg.entry.queue == QueueName::Hold {
             return;
         }
         if msg.entry.queue != QueueName::Active {
