@@ -354,3 +354,29 @@ fn a_bounce_that_bounces_goes_to_the_postmaster_once() {
     assert_eq!(log.matches("non-delivery notification").count(), 1, "{log}");
     assert!(queue(&inst).is_empty());
 }
+
+#[test]
+fn pflogsumm_counts_what_happened() {
+    let inst = instance("");
+    let sent = send(&inst, "alice@sender.test", &["a@discard.test"]);
+    let bounced = send(&inst, "alice@sender.test", &["b@error.test"]);
+    let deferred = send(&inst, "alice@sender.test", &["c@later.test"]);
+    inst.wait_for_log(&format!("{sent}: removed"), 1);
+    inst.wait_for_log(&format!("{bounced}: removed"), 1);
+    inst.wait_for_log(&format!("{deferred}: to=<c@later.test>"), 2);
+    // The notice about `bounced` is delivered too (sender.test is discarded).
+    inst.wait_for_log(": removed", 3);
+    let o = common::tools::pflogsumm(&inst.path().join("maillog"), &[]);
+    let report = o.stdout;
+    let count = |what: &str| -> Option<u32> {
+        report.lines().find_map(|l| {
+            let mut w = l.split_whitespace();
+            let n = w.next()?.parse().ok()?;
+            (w.next() == Some(what)).then_some(n)
+        })
+    };
+    assert_eq!(count("received"), Some(3), "{report}");
+    assert_eq!(count("delivered"), Some(2), "{report}");
+    assert_eq!(count("deferred"), Some(1), "{report}");
+    assert_eq!(count("bounced"), Some(1), "{report}");
+}
