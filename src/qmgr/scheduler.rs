@@ -354,3 +354,73 @@ impl Scheduler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mail::delivery::{DeliveryJob, JobRecipient};
+    use crate::queue::Store;
+
+    fn work(dest: &str, n: u32) -> Work {
+        Work {
+            job: DeliveryJob {
+                queue_id: "5BTFLw54r6".into(),
+                transport: "discard".into(),
+                nexthop: dest.into(),
+                sender: String::new(),
+                arrival: 0,
+                active_since: 0.0,
+                envid: None,
+                ret: None,
+                client: Default::default(),
+                recipients: vec![JobRecipient {
+                    index: n,
+                    address: format!("{n}@{dest}"),
+                    orig_rcpt: None,
+                    notify: None,
+                    orcpt: None,
+                }],
+                content: Arc::new(Vec::new()),
+            },
+            dest: dest.into(),
+            origin: Default::default(),
+        }
+    }
+
+    #[test]
+    fn destination_concurrency_and_process_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(
+            d.join("main.cf"),
+            format!(
+                "queue_directory = {}\ndiscard_destination_concurrency_limit = 2\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(d.join("master.cf"), "discard unix - - n - 3 discard\n").unwrap();
+        let cfg = Arc::new(Config::load(d).unwrap());
+        let store = Store::open(d).unwrap();
+        let mut s = Scheduler::new(cfg, store.handle()).unwrap();
+        for n in 0..5 {
+            s.waiting.push_back(work("a", n));
+        }
+        for n in 5..10 {
+            s.waiting.push_back(work("b", n));
+        }
+        s.dispatch();
+        let busy = |s: &Scheduler, d: &str| s.dest_busy.get(&("discard".into(), d.into())).copied();
+        assert_eq!(busy(&s, "a"), Some(2), "destination limit");
+        assert_eq!(busy(&s, "b"), Some(1), "process limit 3 in all");
+        assert_eq!(s.waiting.len(), 7);
+        // Each answer makes room for one more job at the same destination.
+        let ev = s.events_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        let QmgrEvent::Done { ref dest, .. } = ev;
+        let dest = dest.clone();
+        s.event(ev);
+        s.dispatch();
+        assert_eq!(s.waiting.len(), 6);
+        assert_eq!(busy(&s, &dest), Some(if dest == "a" { 2 } else { 1 }));
+    }
+}
