@@ -380,3 +380,39 @@ fn pflogsumm_counts_what_happened() {
     assert_eq!(count("deferred"), Some(1), "{report}");
     assert_eq!(count("bounced"), Some(1), "{report}");
 }
+
+#[test]
+fn mail_left_active_by_a_crash_is_delivered_at_the_next_start() {
+    let inst = instance("");
+    let id = send(&inst, "alice@sender.test", &["c@later.test"]);
+    inst.wait_for_log(&format!("{id}: to=<c@later.test>"), 1);
+    wait_until("the deferred queue", &inst, || {
+        queue(&inst).iter().any(|m| m.0 == id && m.1 == "deferred")
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(inst.pid()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // As if the kill had come in the middle of a delivery: active, with the
+    // route now working.
+    let db = rusqlite::Connection::open(inst.path().join("queue/queue.db")).unwrap();
+    db.execute(
+        "UPDATE messages SET queue_name = 'active' WHERE queue_id = ?1",
+        [&id],
+    )
+    .unwrap();
+    drop(db);
+    inst.write_main(&main_cf(
+        &ROUTES.replace("later.test=smtp:", "later.test=discard:"),
+        "",
+    ));
+    inst.start();
+    inst.wait_for_log(&format!("{id}: removed"), 1);
+    assert!(line_with(
+        &inst.log(),
+        &[&format!("{id}: to=<c@later.test>"), "status=sent"]
+    )
+    .is_some());
+}
