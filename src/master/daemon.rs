@@ -73,6 +73,9 @@ pub fn run(opts: Options, ready: impl FnOnce()) -> Result<(), MasterError> {
         mkdir(d)?;
     }
     let _pid = pidfile::PidFile::take(&pid_dir.join(pidfile::MASTER_PID))?;
+    // The root delivery helper must be forked while this process is still
+    // single-threaded and privileged (local/helper.rs).
+    crate::local::helper::install(privs::spawn_delivery_helper(&opts.config_dir)?);
     let pending = signals::register()?;
     let sockets = bind_listeners(&cfg)?;
     let store = Store::open(&queue_dir)?;
