@@ -14,6 +14,7 @@ mod log;
 mod mail;
 mod maps;
 mod master;
+mod pickup;
 mod queue;
 mod smtpd;
 mod tls;

@@ -76,8 +76,19 @@ pub fn run(opts: Options, ready: impl FnOnce()) -> Result<(), MasterError> {
     let store = Store::open(&queue_dir)?;
     let queue = store.handle();
     let entries = build_entries(&cfg, &queue)?;
+    // The maildrop (mode 1733) and pickup's trigger FIFO, as Postfix's
+    // post-install makes them; given to mail_owner with the queue.
+    crate::pickup::maildrop::ensure_dir(
+        &queue_dir,
+        owner.as_ref().map(|o| (o.uid.as_raw(), o.gid.as_raw())),
+    )
+    .map_err(|e| MasterError::Pickup(e.to_string()))?;
+    crate::pickup::make_trigger(&queue_dir).map_err(|e| MasterError::Pickup(e.to_string()))?;
     if let Some(owner) = &owner {
         hand_over(&queue_dir, &data_dir, owner)?;
+        for p in [crate::pickup::TRIGGER, "public"] {
+            privs::chown(&queue_dir.join(p), owner)?;
+        }
         privs::drop_to(owner)?;
     }
     std::env::set_current_dir(&queue_dir).map_err(|source| MasterError::Chdir {
@@ -89,6 +100,8 @@ pub fn run(opts: Options, ready: impl FnOnce()) -> Result<(), MasterError> {
     let events = signals::forward(pending)?;
     let stop = Arc::new(AtomicBool::new(false));
     let acceptors = start_threads(sockets, &entries, &stop)?;
+    let pickup = crate::pickup::start(&cfg, queue.clone(), Arc::clone(&stop))
+        .map_err(|e| MasterError::Pickup(e.to_string()))?;
     ::log::info!(
         "daemon started -- version {}, configuration {}",
         cfg.get(names::MAIL_VERSION),
@@ -107,6 +120,7 @@ pub fn run(opts: Options, ready: impl FnOnce()) -> Result<(), MasterError> {
     for t in acceptors {
         let _ = t.join();
     }
+    let _ = pickup.join();
     master.drain(grace);
     drop(store);
     Ok(())

@@ -106,7 +106,8 @@ fn sequencing_errors() {
 fn relay_denied_from_outside_mynetworks_and_mydestination_accepted() {
     // Postfix's documented setting; the 3.7 default ends in
     // defer_unauth_destination, which answers 454 instead.
-    let srv = Server::start("smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination");
+    let srv =
+        Server::start("smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination");
     let mut c = srv.connect();
     c.dialogue(
         "s <- 220
