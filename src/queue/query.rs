@@ -114,24 +114,27 @@ impl Reader {
         id: Option<&QueueId>,
         mut each: impl FnMut(QueueEntry) -> ControlFlow<()>,
     ) -> Result<(), QueueError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT m.queue_id, m.queue_name, m.arrival, m.size, m.sender,
-                     r.rcpt_index, r.address, r.orig_rcpt, r.dsn_notify, r.dsn_orcpt, r.state,
-                     r.attempts, r.next_attempt, r.last_reason, r.last_dsn
-                 FROM messages m INDEXED BY messages_listing
-                 LEFT JOIN recipients r ON r.queue_id = m.queue_id
-                 WHERE (?1 IS NULL OR m.queue_name = ?1) AND (?2 IS NULL OR m.queue_id = ?2)
-                 ORDER BY m.queue_id, r.rcpt_index",
-            )
-            .map_err(read)?;
-        let mut rows = stmt
-            .query(params![
-                queue.map(QueueName::as_str),
-                id.map(QueueId::as_str)
-            ])
-            .map_err(read)?;
+        // Plain conditions (no `?1 IS NULL OR ...`), so SQLite can seek the
+        // covering index for one ID instead of scanning it.
+        let mut sql = String::from(
+            "SELECT m.queue_id, m.queue_name, m.arrival, m.size, m.sender,
+                 r.rcpt_index, r.address, r.orig_rcpt, r.dsn_notify, r.dsn_orcpt, r.state,
+                 r.attempts, r.next_attempt, r.last_reason, r.last_dsn
+             FROM messages m INDEXED BY messages_listing
+             LEFT JOIN recipients r ON r.queue_id = m.queue_id WHERE 1",
+        );
+        let mut args: Vec<&str> = Vec::new();
+        if let Some(q) = queue {
+            args.push(q.as_str());
+            sql.push_str(&format!(" AND m.queue_name = ?{}", args.len()));
+        }
+        if let Some(id) = id {
+            args.push(id.as_str());
+            sql.push_str(&format!(" AND m.queue_id = ?{}", args.len()));
+        }
+        sql.push_str(" ORDER BY m.queue_id, r.rcpt_index");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(read)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args)).map_err(read)?;
         let mut current: Option<QueueEntry> = None;
         while let Some(row) = rows.next().map_err(read)? {
             let qid: String = row.get(0).map_err(read)?;
