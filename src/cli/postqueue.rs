@@ -156,9 +156,20 @@ fn flush(queue_dir: &Path, id: Option<&QueueId>, site: Option<&str>) -> Result<(
 
 /// Streams the listing to stdout; a closed pipe (`mailq | head`) ends it quietly.
 fn list(queue_dir: &Path, json: bool) -> Result<(), Fatal> {
-    let reader = queue_cmd::reader(queue_dir)?;
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    if !crate::queue::schema::db_path(queue_dir).exists() {
+        // No database yet: the daemon never ran, nothing was ever queued.
+        let end = if json {
+            Ok(())
+        } else {
+            write_footer(&mut out, 0, 0)
+        };
+        return end
+            .and_then(|()| out.flush())
+            .map_err(|e| Fatal(format!("write: {e}")));
+    }
+    let reader = queue_cmd::reader(queue_dir)?;
     let mut count = 0u64;
     let mut bytes = 0u64;
     let mut failed: Option<io::Error> = None;
@@ -322,11 +333,7 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], HEADER);
-        assert!(
-            lines[1].starts_with("0000000000!      442 "),
-            "{}",
-            lines[1]
-        );
+        assert!(lines[1].starts_with("0000000000!     442 "), "{}", lines[1]);
         assert_eq!(&lines[1][41..], "MAILER-DAEMON");
         assert_eq!(lines[2], format!("{:14}({reason})", ""));
         assert_eq!(lines[3], format!("{:41}a@example.net", ""));

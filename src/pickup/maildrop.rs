@@ -102,13 +102,14 @@ pub fn ensure_dir(queue_directory: &Path, owner: Option<(u32, u32)>) -> Result<(
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(io(e)),
     }
+    // Only root or the owner may change the mode; a user's sendmail leaves it.
+    let meta = fs::metadata(&path).map_err(io)?;
+    let me = nix::unistd::geteuid();
+    if (me.is_root() || meta.uid() == me.as_raw()) && meta.mode() & 0o7777 != DIR_MODE {
+        fs::set_permissions(&path, fs::Permissions::from_mode(DIR_MODE)).map_err(io)?;
+    }
     if let Some((uid, gid)) = owner {
         std::os::unix::fs::chown(&path, Some(uid), Some(gid)).map_err(io)?;
-    }
-    // Only the owner may change the mode; a user's sendmail leaves it alone.
-    let meta = fs::metadata(&path).map_err(io)?;
-    if meta.uid() == nix::unistd::geteuid().as_raw() && meta.mode() & 0o7777 != DIR_MODE {
-        fs::set_permissions(&path, fs::Permissions::from_mode(DIR_MODE)).map_err(io)?;
     }
     Ok(())
 }
