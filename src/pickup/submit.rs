@@ -270,6 +270,103 @@ fn quote_phrase(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pickup::maildrop::DropEnvelope;
+    use crate::queue::Store;
+    use std::ops::ControlFlow;
+
+    fn job(dir: &std::path::Path, store: &Store) -> Job {
+        Job {
+            queue_dir: dir.to_path_buf(),
+            queue: store.handle(),
+            settings: cleanup::Settings {
+                myhostname: "mx.test".into(),
+                mail_name: "Postfix".into(),
+                header_size_limit: 102_400,
+                always_add_missing_headers: false,
+                alias_limits: virtual_alias::Limits {
+                    recursion: 1000,
+                    expansion: 1000,
+                },
+            },
+            myorigin: "mx.test".into(),
+            aliases: String::new(),
+        }
+    }
+
+    fn count(dir: &std::path::Path) -> usize {
+        let mut n = 0;
+        Reader::open(dir)
+            .unwrap()
+            .for_each_entry(None, None, |_| {
+                n += 1;
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        n
+    }
+
+    fn drop_one(dir: &std::path::Path) -> String {
+        let env = DropEnvelope {
+            sender: "root".into(),
+            recipients: vec!["u@example.net".into()],
+            ..DropEnvelope::default()
+        };
+        maildrop::write(dir, &env, b"Subject: x\r\n\r\nbody\r\n").unwrap()
+    }
+
+    #[test]
+    fn a_file_is_queued_and_removed() {
+        let q = tempfile::tempdir().unwrap();
+        maildrop::ensure_dir(q.path(), None).unwrap();
+        let store = Store::open(q.path()).unwrap();
+        let job = job(q.path(), &store);
+        drop_one(q.path());
+        job.scan();
+        assert_eq!(count(q.path()), 1);
+        assert!(maildrop::list(q.path()).unwrap().is_empty());
+        let reader = Reader::open(q.path()).unwrap();
+        assert!(reader.origins(ORIGIN_PREFIX).unwrap().is_empty());
+        job.scan();
+        assert_eq!(count(q.path()), 1);
+    }
+
+    /// A crash after the commit and before the file was removed: the file is
+    /// found again, even after the first copy has left the queue, and is
+    /// removed without a second copy.
+    #[test]
+    fn crash_between_commit_and_remove_does_not_duplicate() {
+        let q = tempfile::tempdir().unwrap();
+        maildrop::ensure_dir(q.path(), None).unwrap();
+        let store = Store::open(q.path()).unwrap();
+        let job = job(q.path(), &store);
+        let name = drop_one(q.path());
+        let origin = format!("{ORIGIN_PREFIX}{name}");
+        let d = maildrop::read(q.path(), &name).unwrap();
+        job.submit(&d, &origin, None).unwrap(); // queued; "crash" before finish()
+        assert_eq!(count(q.path()), 1);
+        // Delivered and removed from the queue meanwhile.
+        let mut ids = Vec::new();
+        Reader::open(q.path())
+            .unwrap()
+            .for_each_entry(None, None, |e| {
+                ids.push(e.queue_id);
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        store.handle().delete(&ids[0]).unwrap();
+        // A second insert under the same origin is refused by the queue itself.
+        assert!(matches!(
+            job.submit(&d, &origin, None),
+            Err(QueueError::AlreadyQueued { .. })
+        ));
+        // The restarted pickup removes the file and queues nothing.
+        let again = self::job(q.path(), &store);
+        again.scan();
+        assert_eq!(count(q.path()), 0);
+        assert!(maildrop::list(q.path()).unwrap().is_empty());
+        let reader = Reader::open(q.path()).unwrap();
+        assert!(reader.origins(ORIGIN_PREFIX).unwrap().is_empty());
+    }
 
     #[test]
     fn from_is_added_only_when_missing() {
