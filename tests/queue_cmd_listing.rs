@@ -237,7 +237,7 @@ fn postsuper_hold_release_requeue_delete() {
         o.stderr
     );
     assert_eq!(ids(&inst), vec![(c.clone(), "incoming".to_string())]);
-    assert!(inst.log().contains(&format!("postfix/postsuper[")));
+    assert!(inst.log().contains("postfix/postsuper["));
     assert!(
         inst.log().contains(&format!("{a}: removed")),
         "{}",

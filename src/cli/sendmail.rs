@@ -91,8 +91,7 @@ fn parse(args: &[String]) -> Result<Options, Fatal> {
             i -= 1;
             break;
         };
-        let mut chars = flags.char_indices();
-        while let Some((at, c)) = chars.next() {
+        for (at, c) in flags.char_indices() {
             if c == 'q' {
                 flag_q(&mut o, &flags[at + 1..], args, &mut i);
                 break;
@@ -140,17 +139,22 @@ fn flag(o: &mut Options, c: char) -> Result<(), Fatal> {
 
 fn flag_value(o: &mut Options, c: char, value: String) -> Result<(), Fatal> {
     match c {
-        'C' => o.config_dir = Some(value),
+        // Sendmail's -C names a file; Postfix takes its directory.
+        'C' => {
+            o.config_dir = Some(match Path::new(&value).is_file() {
+                true => Path::new(&value)
+                    .parent()
+                    .map_or(value.clone(), |p| p.display().to_string()),
+                false => value,
+            })
+        }
         'F' => o.fullname = Some(value),
         'f' | 'r' => o.sender = Some(value),
         'N' => o.notify = Some(value.to_ascii_uppercase()),
         'R' => o.ret = Some(value.to_ascii_uppercase()),
         'V' => o.envid = Some(value),
-        'o' => match value.as_str() {
-            // -oi is -i; -oX and every other Sendmail option are ignored.
-            "i" => o.dot_ends_input = false,
-            _ => {}
-        },
+        // -oi is -i; -oX and every other Sendmail option are ignored.
+        'o' if value == "i" => o.dot_ends_input = false,
         'b' => {
             o.mode = Some(match value.as_str() {
                 "m" => Mode::Deliver,

@@ -171,7 +171,7 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), QueueError> {
     if version == SCHEMA_VERSION {
         return Ok(());
     }
-    if version > SCHEMA_VERSION || version < 0 {
+    if !(0..=SCHEMA_VERSION).contains(&version) {
         return Err(QueueError::SchemaVersion {
             path: path.to_path_buf(),
             found: version,
@@ -192,4 +192,38 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), QueueError> {
             source,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A queue written by schema 1 is upgraded in place, messages kept.
+    #[test]
+    fn version_1_is_upgraded_to_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(db_path(dir.path())).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch(&format!("{SCHEMA_V1} PRAGMA user_version = 1;"))
+            .unwrap();
+        conn.execute(
+            "INSERT INTO messages (queue_id, queue_name, arrival, sender, size, client_name,
+                 client_addr, helo, protocol, content)
+             VALUES ('0000000001', 'hold', 0, '', 0, '', '', '', 'local', x'')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let conn = open_writer(dir.path()).unwrap();
+        assert_eq!(user_version(&conn, dir.path()).unwrap(), SCHEMA_VERSION);
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        conn.execute(
+            "INSERT INTO origins VALUES ('maildrop:x', '0000000001', 0)",
+            [],
+        )
+        .unwrap();
+    }
 }
