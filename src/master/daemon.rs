@@ -1,6 +1,7 @@
 //! The master's life: read the configuration, take the pid file, bind the
-//! listeners, open the queue, build the smtpd services, drop privileges, start
-//! the threads, then serve signals (reload, stop) until told to stop.
+//! listeners, open the queue, build the smtpd services, make the maildrop and
+//! pickup's trigger FIFO, drop privileges, start the threads (acceptors,
+//! anvil, pickup), then serve signals (reload, stop) until told to stop.
 //!
 //! Mirrors Postfix master.c (start-up order, `daemon started`, `reload`,
 //! `terminating on signal` lines) and master_ent.c/master_conf.c (reload).
@@ -120,6 +121,8 @@ pub fn run(opts: Options, ready: impl FnOnce()) -> Result<(), MasterError> {
     for t in acceptors {
         let _ = t.join();
     }
+    // Wake pickup from its wait so it sees the stop flag at once.
+    crate::pickup::trigger(&queue_dir);
     let _ = pickup.join();
     master.drain(grace);
     drop(store);
