@@ -21,6 +21,11 @@ use super::sendmail_headers::{extract_recipients, message_from_input};
 use crate::config::{self, Config};
 use crate::pickup::{self, maildrop};
 
+/// Parameters read here (besides `queue_directory` and `mail_owner`).
+const MYORIGIN: &str = "myorigin";
+const MYDESTINATION: &str = "mydestination";
+pub(super) const MAIL_NAME: &str = "mail_name";
+
 const EX_USAGE: u8 = 64;
 const EX_TEMPFAIL: u8 = 75;
 const EX_CONFIG: u8 = 78;
@@ -344,9 +349,9 @@ fn split_list(arg: &str) -> Vec<String> {
 /// queueing anything. (Postfix mails this report to the sender; Postern
 /// prints it, one line per address.)
 fn verify(cfg: &Config, o: &Options) -> Result<ExitCode, Fatal> {
-    let myorigin = cfg.get("myorigin");
+    let myorigin = cfg.get(MYORIGIN);
     let destinations: Vec<String> = cfg
-        .get_list("mydestination")
+        .get_list(MYDESTINATION)
         .into_iter()
         .map(|d| d.to_ascii_lowercase())
         .collect();

@@ -28,7 +28,7 @@ const SYNTAX: &str = "501 5.5.4 Syntax error in parameters";
 
 /// Runs the dialogue until QUIT or end of input.
 pub fn serve(cfg: &Config, queue_dir: &Path) -> Result<ExitCode, Fatal> {
-    let host = cfg.get("myhostname");
+    let host = cfg.get(crate::config::params::names::MYHOSTNAME);
     let stdin = io::stdin();
     let mut input = stdin.lock();
     let mut out = io::stdout().lock();
@@ -36,7 +36,7 @@ pub fn serve(cfg: &Config, queue_dir: &Path) -> Result<ExitCode, Fatal> {
     let io_err = |e: io::Error| Fatal(75, format!("standard output: {e}"));
     say(
         &mut out,
-        &format!("220 {host} ESMTP {}", cfg.get("mail_name")),
+        &format!("220 {host} ESMTP {}", cfg.get(super::sendmail::MAIL_NAME)),
     )
     .map_err(io_err)?;
     let mut line = String::new();

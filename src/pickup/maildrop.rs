@@ -191,7 +191,14 @@ pub fn write(
         // Readable by pickup (mail_owner) only once complete.
         f.set_permissions(fs::Permissions::from_mode(0o644))?;
         fs::rename(&tmp, &target)?;
-        File::open(&dir)?.sync_all()
+        // A user who may not read the (mode 1733) directory cannot open it to
+        // fsync the rename; the content is durable, and the name becomes so
+        // with the directory's next sync (Postfix's set-gid postdrop can).
+        match File::open(&dir) {
+            Ok(d) => d.sync_all(),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok(()),
+            Err(e) => Err(e),
+        }
     })();
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
