@@ -155,8 +155,17 @@ fn flag_value(o: &mut Options, c: char, value: String) -> Result<(), Fatal> {
         }
         'F' => o.fullname = Some(value),
         'f' | 'r' => o.sender = Some(value),
-        'N' => o.notify = Some(value.to_ascii_uppercase()),
-        'R' => o.ret = Some(value.to_ascii_uppercase()),
+        // Checked here, as Postfix's sendmail does, so pickup never meets them bad.
+        'N' => {
+            crate::mail::dsn::Notify::parse(&value)
+                .map_err(|_| Fatal(EX_USAGE, format!("bad -N option value: {value}")))?;
+            o.notify = Some(value.to_ascii_uppercase());
+        }
+        'R' => {
+            crate::mail::dsn::Ret::parse(&value)
+                .map_err(|_| Fatal(EX_USAGE, format!("bad -R option value: {value}")))?;
+            o.ret = Some(value.to_ascii_uppercase());
+        }
         'V' => o.envid = Some(value),
         // -oi is -i; -oX and every other Sendmail option are ignored.
         'o' if value == "i" => o.dot_ends_input = false,
@@ -426,6 +435,8 @@ mod tests {
         assert_eq!(o.config_dir.as_deref(), Some("/etc/x"));
         assert_eq!(o.recipients, vec!["-odd"]);
         assert!(parse(&args(&["sendmail", "-f"])).is_err());
+        assert!(parse(&args(&["sendmail", "-N", "sometimes", "x"])).is_err());
+        assert!(parse(&args(&["sendmail", "-R", "all", "x"])).is_err());
     }
 
     #[test]
