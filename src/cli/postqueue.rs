@@ -169,7 +169,13 @@ fn list(queue_dir: &Path, json: bool) -> Result<(), Fatal> {
             .and_then(|()| out.flush())
             .map_err(|e| Fatal(format!("write: {e}")));
     }
-    let reader = queue_cmd::reader(queue_dir)?;
+    // Postfix's words when showq cannot be reached; here, when this user may
+    // not open the database without the daemon's WAL files.
+    let reader = queue_cmd::reader(queue_dir).map_err(|Fatal(e)| {
+        Fatal(format!(
+            "Queue report unavailable - mail system is down ({e})"
+        ))
+    })?;
     let mut count = 0u64;
     let mut bytes = 0u64;
     let mut failed: Option<io::Error> = None;
