@@ -5,6 +5,7 @@
 //! (`postern postmap -q key hash:/etc/postfix/access`). Only `cli` decides exit codes.
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+mod bounce;
 mod cleanup;
 mod cli;
 mod config;
@@ -15,10 +16,12 @@ mod mail;
 mod maps;
 mod master;
 mod pickup;
+mod qmgr;
 mod queue;
 mod smtpd;
 mod tls;
 mod util;
+mod virtual_;
 
 use std::process::ExitCode;
 

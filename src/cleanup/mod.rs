@@ -5,8 +5,8 @@
 //!
 //! Mirrors Postfix cleanup(8) (cleanup_envelope.c, cleanup_message.c,
 //! cleanup_map1n.c, cleanup_out_recipient.c duplicate elimination) and the
-//! Received header of smtpd.c; logs `ID: message-id=<...>` as cleanup and
-//! `ID: from=<...>, size=N, nrcpt=N (queue active)` as qmgr. Reads (passed in by
+//! Received header of smtpd.c; logs `ID: message-id=<...>` as cleanup (qmgr
+//! logs `from=<...> (queue active)` when it takes the message). Reads (passed in by
 //! smtpd in `Settings`) `myhostname`, `mail_name`, `header_size_limit`,
 //! `always_add_missing_headers`, `virtual_alias_recursion_limit`,
 //! `virtual_alias_expansion_limit`. Implements RFC 5321 sections 4.1.1.4 (a
@@ -161,8 +161,6 @@ fn store(
             message_id.unwrap_or_else(|| "<>".into())
         ),
     );
-    let size = content.len();
-    let nrcpt = recipients.len();
     let message = NewMessage {
         queue_id: sub.queue_id.clone(),
         queue: if sub.hold {
@@ -184,20 +182,12 @@ fn store(
         recipients,
         content,
     };
-    let receipt = match local {
+    // The `from=<...>, size=N, nrcpt=N (queue active)` line is qmgr's, logged
+    // each time it takes the message in (src/qmgr), as Postfix does.
+    Ok(match local {
         Some(l) => queue.insert_once(message, l.origin)?,
         None => queue.insert(message)?,
-    };
-    if !sub.hold {
-        log_as(
-            "qmgr",
-            &format!(
-                "{id}: from=<{}>, size={size}, nrcpt={nrcpt} (queue active)",
-                sub.sender
-            ),
-        );
-    }
-    Ok(receipt)
+    })
 }
 
 /// virtual_alias_maps and duplicate elimination (Postfix cleanup_out_recipient:

@@ -1,23 +1,30 @@
-//! Local delivery primitives: Maildir, mbox, `|command`, `/file`, `.forward` and
-//! alias values, as Postfix's local(8) delivery agent does them.
+//! The local delivery agent and its primitives: Maildir, mbox, `|command`,
+//! `/file`, `.forward` and alias values, as Postfix's local(8) does them.
 //!
-//! Mirrors Postfix `src/local/` (maildir.c, mailbox.c, command.c, file.c,
-//! dotforward.c, include.c, token.c, local_expand.c) and the global helpers they use
+//! Mirrors Postfix `src/local/` (local.c, recipient.c, alias.c, maildir.c,
+//! mailbox.c, command.c, file.c, dotforward.c, include.c, token.c,
+//! local_expand.c) and the global helpers they use
 //! (mail_copy.c, mbox_open.c, dot_lockfile.c, deliver_flock.c, pipe_command.c,
 //! sys_exits.c). Each file lists the `main.cf` parameters it reads; their values
 //! arrive in plain settings structs (`MboxSettings`, `CommandSettings`, ...) whose
-//! `Default` is Postfix's default, so this module never reads `main.cf` itself.
+//! `Default` is Postfix's default; `settings.rs` fills them from Config once per
+//! context (start and reload).
 //!
-//! What is here: one call per destination kind, each returning where the message
-//! landed or a typed error that says whether the failure is temporary (defer) or
-//! permanent (bounce) and carries an RFC 3463 code (`dsn()`, `severity()`); and the
-//! parsers that turn alias values and `.forward`/`:include:` files into
-//! destinations. What is not here: alias table look-ups, user look-ups, duplicate
-//! elimination across a whole expansion, resubmitting forwarded addresses, and the
-//! privileged helper that writes as the recipient — qmgr's local worker (issue 4)
-//! does those and calls in here.
+//! What is here: the local delivery agent ([`agent::deliver`] with a
+//! [`agent::LocalContext`] built from Config), the walk of a recipient through
+//! aliases, `.forward` and the mailbox (`recipient.rs`), one call per destination
+//! kind (each returning where the message landed or a typed error that says
+//! whether the failure is temporary or permanent, with an RFC 3463 code), the
+//! parsers for alias values and `.forward`/`:include:` files, the per-thread
+//! file-system identity used as root ([`privs`]), and the privileged helper a
+//! root daemon forks before it drops privileges ([`helper`], wire format in
+//! [`wire`]). What is not here: resubmitting forwarded addresses and logging
+//! (qmgr does both with the [`crate::mail::delivery::RecipientResult`]s).
 //!
 //! Public API:
+//! - [`agent::LocalContext::new`], [`agent::LocalContext::with_helper`],
+//!   [`agent::deliver`]: one job in, one result per recipient out;
+//! - [`helper::spawn`] (master, as root, before threads) -> [`helper::HelperClient`];
 //! - [`mailbox::mailbox_target`] picks `mailbox_command`, `home_mailbox` or
 //!   `mail_spool_directory` for a user;
 //! - [`maildir::deliver_maildir`], [`mbox::deliver_mbox`], [`file::deliver_file`],
@@ -29,18 +36,25 @@
 //!   destination with its [`Origin`] for `allow_mail_to_commands`/`_files`.
 #![allow(dead_code)] // wired in by qmgr (issue 4)
 
+pub mod agent;
 pub mod alias_value;
 pub mod command;
 mod command_status;
 pub mod copy;
 pub mod delivered;
+pub mod exec;
 pub mod expand;
 pub mod file;
 pub mod forward;
+pub mod helper;
 pub mod lock;
 pub mod mailbox;
 pub mod maildir;
 pub mod mbox;
+pub mod privs;
+mod recipient;
+pub mod settings;
+pub mod wire;
 
 /// The message envelope as local delivery needs it. The queue's own types are mapped
 /// onto this by the caller.
@@ -152,4 +166,4 @@ mod mask_tests {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, Sender};
 
 use super::accept::{self, Entry};
 use super::anvil::{self, Anvil};
@@ -47,6 +47,8 @@ struct Master {
     log: crate::log::Settings,
     entries: BTreeMap<String, Arc<Entry>>,
     queue: QueueHandle,
+    /// New configurations for the queue manager (reload).
+    qmgr: Sender<Arc<Config>>,
 }
 
 /// Runs the master until a signal stops it. `ready` is called once the
@@ -101,6 +103,7 @@ pub fn run(opts: Options, ready: impl FnOnce()) -> Result<(), MasterError> {
     let events = signals::forward(pending)?;
     let stop = Arc::new(AtomicBool::new(false));
     let acceptors = start_threads(sockets, &entries, &stop)?;
+    let qmgr = start_qmgr(&cfg, &queue, store.arrivals())?;
     let pickup = crate::pickup::start(&cfg, queue.clone(), Arc::clone(&stop))
         .map_err(|e| MasterError::Pickup(e.to_string()))?;
     ::log::info!(
@@ -115,6 +118,7 @@ pub fn run(opts: Options, ready: impl FnOnce()) -> Result<(), MasterError> {
         log,
         entries,
         queue,
+        qmgr,
     };
     let grace = master.serve_signals(&events);
     stop.store(true, Ordering::Relaxed);
@@ -209,6 +213,23 @@ fn start_threads(
     Ok(acceptors)
 }
 
+/// The queue manager thread, restarted if it panics; it ends when the queue
+/// writer stops (the store is dropped at shutdown). Returns where reloaded
+/// configurations go.
+fn start_qmgr(
+    cfg: &Config,
+    queue: &QueueHandle,
+    arrivals: Receiver<crate::queue::QueueId>,
+) -> Result<Sender<Arc<Config>>, MasterError> {
+    let (reload_tx, reloads) = crossbeam_channel::unbounded();
+    let (cfg, queue) = (Arc::new(cfg.clone()), queue.clone());
+    spawn::supervised("qmgr", move || {
+        crate::qmgr::run(&cfg, &queue, &arrivals, &reloads)
+    })
+    .map_err(MasterError::Spawn)?;
+    Ok(reload_tx)
+}
+
 impl Master {
     /// Reloads on SIGHUP until a stop signal; returns how long open
     /// connections may still run.
@@ -298,6 +319,7 @@ impl Master {
                 e.replace(served);
             }
         }
+        let _ = self.qmgr.send(Arc::new(cfg.clone()));
         ::log::info!(
             "reload -- version {}, configuration {}",
             cfg.get(names::MAIL_VERSION),

@@ -92,3 +92,38 @@ pub fn drop_to(owner: &Owner) -> Result<(), MasterError> {
     }
     Ok(())
 }
+
+/// Forks the privileged local/virtual delivery helper (local/helper.rs) while
+/// the process is root and single-threaded; `Ok(None)` when not root. Call it
+/// after the configuration is loaded and before `signals::register()`, the
+/// queue store or any listener thread; hand the client to
+/// `LocalContext::with_helper` and `VirtualContext::with_helper`.
+#[allow(dead_code)] // wired in with qmgr (issue 4)
+pub fn spawn_delivery_helper(
+    config_dir: &Path,
+) -> Result<Option<crate::local::helper::HelperClient>, crate::local::helper::HelperError> {
+    crate::local::helper::spawn(config_dir, run_delivery_job)
+}
+
+/// One job inside the helper: a fresh agent context from `cfg`, then the agent.
+fn run_delivery_job(
+    agent: crate::local::wire::Agent,
+    job: &crate::mail::delivery::DeliveryJob,
+    cfg: &Config,
+) -> crate::mail::delivery::DeliveryResult {
+    use crate::local::wire::Agent;
+    let failed = |e: &dyn std::fmt::Display| {
+        ::log::warn!("{e}");
+        crate::local::helper::defer_job(job, "mail system configuration error")
+    };
+    match agent {
+        Agent::Local => match crate::local::agent::LocalContext::new(cfg) {
+            Ok(ctx) => crate::local::agent::deliver(job, &ctx),
+            Err(e) => failed(&e),
+        },
+        Agent::Virtual => match crate::virtual_::agent::VirtualContext::new(cfg) {
+            Ok(ctx) => crate::virtual_::agent::deliver(job, &ctx),
+            Err(e) => failed(&e),
+        },
+    }
+}

@@ -24,6 +24,11 @@ use std::thread::JoinHandle;
 /// first session in it.
 const MAX_BATCH: usize = 256;
 
+/// Announcements of new mail waiting for the queue manager; when it is full
+/// (or nobody listens) they are dropped, and qmgr's scan of the incoming queue
+/// finds the message instead.
+const ANNOUNCE_BACKLOG: usize = 4096;
+
 /// Proof that a message is committed to disk. Only the queue writer makes one, so
 /// code that must not acknowledge mail before it is durable (the 250 after DATA)
 /// can demand it by type.
@@ -176,6 +181,8 @@ pub struct Store {
     directory: PathBuf,
     /// Transactions committed so far (for the benchmark and the group-commit test).
     commits: Arc<AtomicU64>,
+    /// IDs of messages committed to the incoming queue, for the queue manager.
+    arrivals: Receiver<QueueId>,
 }
 
 impl Store {
@@ -189,15 +196,17 @@ impl Store {
         let (tx, rx) = unbounded();
         let commits = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&commits);
+        let (announce, arrivals) = bounded(ANNOUNCE_BACKLOG);
         let thread = std::thread::Builder::new()
             .name("queue-writer".into())
-            .spawn(move || run(conn, rx, &counter))
+            .spawn(move || run(conn, rx, &counter, &announce))
             .map_err(QueueError::Spawn)?;
         Ok(Store {
             handle: QueueHandle { tx, ids },
             thread: Some(thread),
             directory: queue_directory.to_path_buf(),
             commits,
+            arrivals,
         })
     }
 
@@ -207,6 +216,13 @@ impl Store {
 
     pub fn directory(&self) -> &Path {
         &self.directory
+    }
+
+    /// The IDs of messages committed to the incoming queue, announced after
+    /// COMMIT (the queue manager's "new mail" trigger). The channel ends when
+    /// the writer stops.
+    pub fn arrivals(&self) -> Receiver<QueueId> {
+        self.arrivals.clone()
     }
 
     /// How many transactions the writer has committed since `open`.
@@ -226,7 +242,12 @@ impl Drop for Store {
 
 /// The writer loop: wait for one request, take every other one already waiting,
 /// apply them in one transaction.
-fn run(mut conn: Connection, rx: Receiver<Request>, commits: &AtomicU64) {
+fn run(
+    mut conn: Connection,
+    rx: Receiver<Request>,
+    commits: &AtomicU64,
+    announce: &Sender<QueueId>,
+) {
     loop {
         let first = match rx.recv() {
             Ok(Request::Shutdown) | Err(_) => return,
@@ -244,7 +265,7 @@ fn run(mut conn: Connection, rx: Receiver<Request>, commits: &AtomicU64) {
                 Err(_) => break,
             }
         }
-        if commit_batch(&mut conn, batch) {
+        if commit_batch(&mut conn, batch, announce) {
             commits.fetch_add(1, Ordering::Relaxed);
         }
         if stop {
@@ -256,7 +277,7 @@ fn run(mut conn: Connection, rx: Receiver<Request>, commits: &AtomicU64) {
 /// Applies each request under its own savepoint (one bad request does not sink
 /// the others), commits once, then answers. Nobody hears success before COMMIT.
 /// Returns whether a transaction was committed.
-fn commit_batch(conn: &mut Connection, batch: Vec<Request>) -> bool {
+fn commit_batch(conn: &mut Connection, batch: Vec<Request>, announce: &Sender<QueueId>) -> bool {
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
@@ -274,6 +295,13 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Request>) -> bool {
     match tx.commit() {
         Ok(()) => {
             log::debug!("queue: committed {} requests", applied.len());
+            for request in &applied {
+                if let Request::Insert { message, .. } = request {
+                    if message.queue == QueueName::Incoming {
+                        let _ = announce.try_send(message.queue_id.clone());
+                    }
+                }
+            }
             applied.into_iter().for_each(answer_ok);
             true
         }

@@ -214,7 +214,9 @@ fn concurrent_threads_never_interleave_in_one_mailbox() {
     for style in ["fcntl", "dotlock", "flock", "fcntl, dotlock"] {
         let dir = tempfile::tempdir().unwrap();
         let mbox = dir.path().join("bob");
-        let mut s = settings(style, 200);
+        let mut s = settings(style, 4000);
+        // 4000 tries 5 ms apart: each holder fsyncs 160 kB, and on a loaded
+        // two-core machine six writers can keep one waiting for seconds.
         s.lock.deliver_lock_delay = Duration::from_millis(5);
         let workers: Vec<_> = (0..6)
             .map(|t| {

@@ -4,9 +4,11 @@
 //! Exercises src/local (Postfix local(8) behaviour); the parameters are set through
 //! the settings structs, shortened where a test would otherwise wait seconds.
 
+pub mod agent;
 mod command;
 mod file;
 mod forward;
+mod helper;
 mod lock;
 mod maildir;
 mod mbox;

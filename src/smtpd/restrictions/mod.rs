@@ -70,7 +70,7 @@ mod evaluate;
 mod mynetworks;
 mod parse;
 mod recipient;
-mod relay;
+pub(crate) mod relay;
 mod reply;
 
 #[cfg(test)]

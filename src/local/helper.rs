@@ -1,0 +1,257 @@
+//! The privileged delivery helper: a small process forked by the master while
+//! it is still root and still single-threaded, which runs local and virtual
+//! delivery jobs for the unprivileged daemon.
+//!
+//! Postfix runs local(8) and virtual(8) as root processes that qmgr talks to
+//! over a socket (master.cf `local unix - n n - - local`); Postern's network
+//! threads share one process that drops to `mail_owner`, so this helper keeps
+//! the root part apart. Reads `config_directory` (main.cf is loaded for every
+//! job, so a reload is seen without restarting the helper).
+//!
+//! Design:
+//! - [`spawn`] (called by the master before any thread starts and before the
+//!   privilege drop) makes a Unix socketpair and forks. The child is the helper;
+//!   the parent keeps a [`HelperClient`].
+//! - Per job the client makes a fresh socketpair, passes one end to the helper
+//!   with SCM_RIGHTS over the control socket, and writes the job on the other
+//!   (`wire.rs` format). The helper forks one child per job and goes back to
+//!   waiting, so jobs run in parallel while the helper stays single-threaded
+//!   (fork is only safe in a single-threaded process).
+//! - The job child loads main.cf, builds a fresh agent context (no table or
+//!   SQLite handle crosses a fork), runs the agent as root, and writes the
+//!   result. The agent gives each file delivery the recipient's file-system
+//!   identity (privs.rs) and runs commands as the recipient (command.rs).
+//! - The helper trusts only what local(8) trusts from qmgr: a message and its
+//!   recipients. Paths, uids and commands are derived inside the helper from
+//!   root's view of the tables and the password file, never taken from the
+//!   unprivileged side.
+//! - The helper exits when the control socket reaches end-of-file (the master
+//!   is gone). A job child that dies leaves its socket closed: the client
+//!   defers the job.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use nix::sys::signal::{signal, SigHandler, Signal};
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType,
+};
+use nix::unistd::{fork, ForkResult};
+
+use crate::config::Config;
+use crate::mail::delivery::{DeliveryJob, DeliveryResult, RecipientResult};
+use crate::mail::dsn::{Dsn, Outcome, StatusCode};
+
+use super::wire::{self, Agent, WireError};
+
+/// Runs one job inside the helper: the master passes a function that calls
+/// the local or virtual agent (this module cannot name virtual_, a module of
+/// its own layer that builds on this one).
+pub type Handler = fn(Agent, &DeliveryJob, &Config) -> DeliveryResult;
+
+/// Why the helper could not be started or reached.
+#[derive(Debug, thiserror::Error)]
+pub enum HelperError {
+    #[error("delivery helper: socketpair: {0}")]
+    Socket(nix::Error),
+    #[error("delivery helper: fork: {0}")]
+    Fork(nix::Error),
+    #[error("delivery helper: pass socket: {0}")]
+    Pass(nix::Error),
+    #[error(transparent)]
+    Wire(#[from] WireError),
+}
+
+/// The daemon's end of the helper: cheap to clone, usable from any thread.
+#[derive(Debug, Clone)]
+pub struct HelperClient {
+    control: Arc<Mutex<UnixStream>>,
+}
+
+/// Forks the helper when this process is root; `Ok(None)` otherwise (then the
+/// agents deliver in-process as the current user). Must be called before any
+/// other thread exists.
+pub fn spawn(config_dir: &Path, handler: Handler) -> Result<Option<HelperClient>, HelperError> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(None);
+    }
+    let (ours, theirs) = pair()?;
+    // SAFETY: the caller guarantees that no other thread exists yet, so the
+    // child may run ordinary Rust code after fork.
+    match unsafe { fork() }.map_err(HelperError::Fork)? {
+        ForkResult::Parent { .. } => {
+            drop(theirs);
+            Ok(Some(HelperClient {
+                control: Arc::new(Mutex::new(UnixStream::from(ours))),
+            }))
+        }
+        ForkResult::Child => {
+            drop(ours);
+            serve(theirs, config_dir.to_path_buf(), handler);
+            // The helper is a process of its own: leaving it is ending it.
+            std::process::exit(0)
+        }
+    }
+}
+
+fn pair() -> Result<(OwnedFd, OwnedFd), HelperError> {
+    socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(HelperError::Socket)
+}
+
+impl HelperClient {
+    /// Runs `job` in the helper. Any failure to talk to it defers every
+    /// recipient: the mail stays queued.
+    pub fn deliver(&self, agent: Agent, job: &DeliveryJob) -> DeliveryResult {
+        let relay = match agent {
+            Agent::Local => "local",
+            Agent::Virtual => "virtual",
+        };
+        let recipients = match self.exchange(agent, job) {
+            Ok(r) if r.len() == job.recipients.len() => r,
+            Ok(_) => defer_all(job, relay, "delivery helper returned a wrong result count"),
+            Err(e) => {
+                log::warn!("{e}");
+                defer_all(job, relay, "delivery helper failed")
+            }
+        };
+        DeliveryResult {
+            queue_id: job.queue_id.clone(),
+            transport: job.transport.clone(),
+            recipients,
+        }
+    }
+
+    fn exchange(
+        &self,
+        agent: Agent,
+        job: &DeliveryJob,
+    ) -> Result<Vec<RecipientResult>, HelperError> {
+        let (ours, theirs) = pair()?;
+        {
+            let control = self.control.lock().unwrap_or_else(|p| p.into_inner());
+            let fds = [theirs.as_raw_fd()];
+            let iov = [io::IoSlice::new(b"J")];
+            sendmsg::<()>(
+                control.as_raw_fd(),
+                &iov,
+                &[ControlMessage::ScmRights(&fds)],
+                MsgFlags::empty(),
+                None,
+            )
+            .map_err(HelperError::Pass)?;
+        }
+        drop(theirs);
+        let mut stream = UnixStream::from(ours);
+        wire::write_request(&mut stream, agent, job)?;
+        Ok(wire::read_response(&mut stream)?)
+    }
+}
+
+/// A result that defers every recipient of `job` with `reason` (4.3.0).
+pub fn defer_job(job: &DeliveryJob, reason: &str) -> DeliveryResult {
+    DeliveryResult {
+        queue_id: job.queue_id.clone(),
+        transport: job.transport.clone(),
+        recipients: defer_all(job, &job.transport, reason),
+    }
+}
+
+fn defer_all(job: &DeliveryJob, relay: &str, reason: &str) -> Vec<RecipientResult> {
+    job.recipients
+        .iter()
+        .map(|r| RecipientResult {
+            index: r.index,
+            outcome: Outcome::Deferred(Dsn::new(StatusCode::new(4, 3, 0), reason)),
+            relay: relay.to_string(),
+            detail: reason.to_string(),
+            forwarded: Vec::new(),
+        })
+        .collect()
+}
+
+/// The helper's loop: receive a job socket, fork a child for it, repeat until
+/// the master closes the control socket.
+fn serve(control: OwnedFd, config_dir: PathBuf, handler: Handler) {
+    // Job children are reaped by the kernel.
+    // SAFETY: installs SIG_IGN, no handler code runs.
+    if let Err(e) = unsafe { signal(Signal::SIGCHLD, SigHandler::SigIgn) } {
+        log::warn!("delivery helper: SIGCHLD: {e}");
+    }
+    loop {
+        let job_fd = match receive_fd(control.as_raw_fd()) {
+            Ok(Some(fd)) => fd,
+            Ok(None) => return,
+            Err(e) => {
+                log::warn!("delivery helper: receive: {e}");
+                return;
+            }
+        };
+        // SAFETY: the helper is single-threaded, so the child may run any code.
+        match unsafe { fork() } {
+            Ok(ForkResult::Parent { .. }) => drop(job_fd),
+            Ok(ForkResult::Child) => {
+                drop(control);
+                // Commands run by the agent must be waited for again.
+                // SAFETY: restores the default disposition, no handler code.
+                let _ = unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) };
+                run_job(job_fd, &config_dir, handler);
+                std::process::exit(0)
+            }
+            Err(e) => log::warn!("delivery helper: fork: {e}"),
+        }
+    }
+}
+
+/// Receives one passed descriptor; `None` at end of file.
+fn receive_fd(control: RawFd) -> Result<Option<OwnedFd>, nix::Error> {
+    let mut byte = [0u8; 1];
+    let mut iov = [io::IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        control,
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    if msg.bytes == 0 {
+        return Ok(None);
+    }
+    for cmsg in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            if let Some(&fd) = fds.first() {
+                // SAFETY: the kernel just gave us this descriptor; we own it.
+                return Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }));
+            }
+        }
+    }
+    Err(nix::Error::EBADMSG)
+}
+
+/// One job in a child of the helper: read, deliver with a fresh context, reply.
+fn run_job(fd: OwnedFd, config_dir: &Path, handler: Handler) {
+    let mut stream = UnixStream::from(fd);
+    let (agent, job) = match wire::read_request(&mut stream) {
+        Ok(j) => j,
+        Err(e) => return log::warn!("delivery helper: {e}"),
+    };
+    let result = match Config::load(config_dir) {
+        Ok(cfg) => handler(agent, &job, &cfg),
+        Err(e) => {
+            log::warn!("delivery helper: {e}");
+            defer_job(&job, "mail system configuration error")
+        }
+    };
+    if let Err(e) = wire::write_response(&mut stream, &result.recipients) {
+        log::warn!("delivery helper: {e}");
+    }
+}

@@ -1,0 +1,426 @@
+//! The queue manager's loop: one thread owns the active set. It takes in new
+//! messages as the queue announces them (and by a scan of the incoming queue
+//! every second, should an announcement be missed), deferred messages that are
+//! due every `queue_run_delay`, hands their jobs to the transports' workers
+//! within the concurrency limits, and records what comes back.
+//!
+//! Mirrors Postfix qmgr.c (the event loop and its scans), qmgr_active.c
+//! (activation, `from=<...>, size=N, nrcpt=N (queue active)`), qmgr_scan.c,
+//! qmgr_deliver.c (handing out jobs, per-transport process limits and
+//! per-destination concurrency, as fixed limits without slow start) and
+//! qmgr_defer.c (deferral with backoff). Reads `qmgr_message_active_limit`,
+//! `queue_directory`, and through its parts the routing, timing and transport
+//! parameters.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{select, unbounded, Receiver, Sender};
+
+use super::active::{self, ActiveMessage};
+use super::backoff::Timing;
+use super::builtin;
+use super::logline::Times;
+use super::names;
+use super::resolve::Router;
+use super::transport::{Kind, Registry};
+use super::worker::{self, Work};
+use super::{QmgrError, QmgrEvent};
+use crate::config::Config;
+use crate::mail::delivery::DeliveryResult;
+use crate::mail::dsn::Outcome;
+use crate::queue::{Attempt, QueueHandle, QueueId, QueueName, Reader};
+
+/// How often the incoming queue is scanned as a fallback for announcements.
+const INCOMING_SCAN: Duration = Duration::from_secs(1);
+
+pub struct Scheduler {
+    pub(super) cfg: Arc<Config>,
+    pub(super) queue: QueueHandle,
+    reader: Reader,
+    router: Router,
+    pub(super) timing: Timing,
+    registry: Registry,
+    pub(super) active: HashMap<QueueId, ActiveMessage>,
+    /// Jobs waiting for a worker or for room at their destination.
+    waiting: VecDeque<Work>,
+    /// Jobs out per (transport, destination).
+    dest_busy: HashMap<(String, String), usize>,
+    events_tx: Sender<QmgrEvent>,
+    events_rx: Receiver<QmgrEvent>,
+    active_limit: usize,
+    /// Messages that got their delay warning (Postfix keeps this in the queue
+    /// file; here it lasts until a restart).
+    pub(super) warned: std::collections::HashSet<QueueId>,
+}
+
+/// Unix seconds.
+pub fn unix_now() -> i64 {
+    worker::now() as i64
+}
+
+impl Scheduler {
+    pub fn new(cfg: Arc<Config>, queue: QueueHandle) -> Result<Scheduler, QmgrError> {
+        let dir = std::path::PathBuf::from(cfg.get(names::QUEUE_DIRECTORY));
+        let (events_tx, events_rx) = unbounded();
+        Ok(Scheduler {
+            reader: Reader::open(&dir)?,
+            router: Router::new(&cfg)?,
+            timing: Timing::from_config(&cfg)?,
+            registry: Registry::new(Arc::clone(&cfg)),
+            active_limit: usize::try_from(cfg.get_int(names::QMGR_MESSAGE_ACTIVE_LIMIT)?)
+                .unwrap_or(0)
+                .max(1),
+            cfg,
+            queue,
+            active: HashMap::new(),
+            waiting: VecDeque::new(),
+            dest_busy: HashMap::new(),
+            events_tx,
+            events_rx,
+            warned: Default::default(),
+        })
+    }
+
+    /// Runs until the queue stops announcing (the queue writer has gone).
+    pub fn run(&mut self, arrivals: &Receiver<QueueId>, reloads: &Receiver<Arc<Config>>) {
+        // Crash recovery: whatever was active when the last run ended is simply
+        // delivered again (at-least-once; see mod.rs).
+        self.scan(QueueName::Active);
+        self.scan(QueueName::Incoming);
+        self.scan_deferred();
+        let mut next_incoming = Instant::now() + INCOMING_SCAN;
+        let mut next_deferred = Instant::now() + self.timing.queue_run_delay;
+        loop {
+            let wait = next_incoming
+                .min(next_deferred)
+                .saturating_duration_since(Instant::now());
+            select! {
+                recv(arrivals) -> id => match id {
+                    Ok(id) => self.activate(&id, QueueName::Incoming),
+                    Err(_) => return,
+                },
+                recv(self.events_rx) -> ev => {
+                    if let Ok(ev) = ev {
+                        self.event(ev);
+                    }
+                }
+                recv(reloads) -> cfg => {
+                    if let Ok(cfg) = cfg {
+                        self.reload(cfg);
+                    }
+                }
+                default(wait) => {}
+            }
+            let now = Instant::now();
+            if now >= next_incoming {
+                self.scan(QueueName::Incoming);
+                next_incoming = now + INCOMING_SCAN;
+            }
+            if now >= next_deferred {
+                self.scan_deferred();
+                next_deferred = now + self.timing.queue_run_delay;
+            }
+            self.dispatch();
+        }
+    }
+
+    /// postfix reload: new routing, timing and transports. Workers of the old
+    /// transports finish the jobs they were given and end; their answers are
+    /// counted against the new transports of the same name (saturating).
+    fn reload(&mut self, cfg: Arc<Config>) {
+        let built = Router::new(&cfg)
+            .map_err(QmgrError::from)
+            .and_then(|router| Ok((router, Timing::from_config(&cfg)?)));
+        match built {
+            Ok((router, timing)) => {
+                self.router = router;
+                self.timing = timing;
+                self.registry = Registry::new(Arc::clone(&cfg));
+                self.cfg = cfg;
+            }
+            Err(e) => ::log::error!("reload: {e}; keeping the configuration in use"),
+        }
+    }
+
+    fn scan(&mut self, queue: QueueName) {
+        match self.reader.list_queue(queue) {
+            Ok(entries) => {
+                for e in entries {
+                    self.activate(&e.queue_id, queue);
+                }
+            }
+            Err(e) => ::log::warn!("scan of the {} queue: {e}", queue.as_str()),
+        }
+        self.dispatch();
+    }
+
+    fn scan_deferred(&mut self) {
+        match self.reader.due_for_retry(unix_now()) {
+            Ok(ids) => ids
+                .iter()
+                .for_each(|id| self.activate(id, QueueName::Deferred)),
+            Err(e) => ::log::warn!("scan of the deferred queue: {e}"),
+        }
+        self.dispatch();
+    }
+
+    /// Takes one message into the active set and queues its jobs, if it is
+    /// still in the queue it was found in (an announcement may come after the
+    /// incoming scan has already delivered and deferred the message).
+    fn activate(&mut self, id: &QueueId, found_in: QueueName) {
+        if self.active.contains_key(id) || self.active.len() >= self.active_limit {
+            return;
+        }
+        let msg = match self.reader.load(id) {
+            Ok(Some(m)) => m,
+            Ok(None) => return,
+            Err(e) => {
+                ::log::warn!("{id}: cannot read the message: {e}");
+                return;
+            }
+        };
+        // The hold queue is the administrator's: never scheduled.
+        if msg.entry.queue != found_in || msg.entry.queue == QueueName::Hold {
+            return;
+        }
+        if msg.entry.queue != QueueName::Active {
+            if let Err(e) = self.queue.move_to(id, QueueName::Active) {
+                ::log::warn!("{id}: cannot move the message to the active queue: {e}");
+                return;
+            }
+        }
+        ::log::info!(
+            "{id}: from=<{}>, size={}, nrcpt={} (queue active)",
+            msg.entry.sender,
+            msg.entry.size,
+            msg.entry.recipients.len()
+        );
+        let since = worker::now();
+        let registry = &mut self.registry;
+        let (jobs, unroutable) = active::jobs(&msg, since, &self.router, &mut |t| {
+            registry.get(t).recipient_limit
+        });
+        let mut entry = ActiveMessage::new(msg);
+        entry.outstanding = jobs.len();
+        let attempts: Vec<Attempt> = unroutable
+            .into_iter()
+            .map(|u| {
+                entry.deferred.push((u.index, u.dsn.clone()));
+                self.deferral(&entry, u.index, Outcome::Deferred(u.dsn))
+            })
+            .collect();
+        self.record(id, attempts);
+        self.active.insert(id.clone(), entry);
+        let mut inline = Vec::new();
+        for w in jobs {
+            if self.registry.get(&w.job.transport).kind == Kind::Unavailable {
+                inline.push(w);
+            } else {
+                self.waiting.push_back(w);
+            }
+        }
+        // No agent: answered here, logged as qmgr, as Postfix's qmgr does when a
+        // transport cannot be reached.
+        for w in inline {
+            let result = builtin::unavailable(&w.job);
+            let t = worker::now();
+            let times = Times {
+                arrival: w.job.arrival as f64,
+                active: since,
+                start: t,
+                end: t,
+            };
+            worker::log_result(&w.job, &result, times);
+            self.results(result);
+        }
+        if self.active.get(id).is_some_and(|m| m.outstanding == 0) {
+            self.finish(id);
+        }
+    }
+
+    /// Hands out waiting jobs while their transport and destination have room.
+    fn dispatch(&mut self) {
+        let mut keep = VecDeque::new();
+        while let Some(w) = self.waiting.pop_front() {
+            let t = self.registry.get(&w.job.transport);
+            let key = (w.job.transport.clone(), w.dest.clone());
+            let busy = self.dest_busy.get(&key).copied().unwrap_or(0);
+            let dest_room = t.concurrency_limit == 0 || busy < t.concurrency_limit;
+            if !(t.has_room() && dest_room) {
+                keep.push_back(w);
+                continue;
+            }
+            match t.submit(w, &self.queue, &self.events_tx) {
+                Ok(()) => *self.dest_busy.entry(key).or_insert(0) += 1,
+                Err(w) => keep.push_back(*w),
+            }
+        }
+        self.waiting = keep;
+    }
+
+    fn event(&mut self, ev: QmgrEvent) {
+        match ev {
+            QmgrEvent::Done {
+                transport,
+                dest,
+                result,
+            } => {
+                self.registry.get(&transport).finished();
+                let key = (transport, dest);
+                if let Some(n) = self.dest_busy.get_mut(&key) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        self.dest_busy.remove(&key);
+                    }
+                }
+                self.results(result);
+            }
+        }
+    }
+
+    /// Records one job's results; finishes the message when it was the last.
+    fn results(&mut self, result: DeliveryResult) {
+        let Some(id) = QueueId::parse(&result.queue_id) else {
+            return;
+        };
+        let Some(mut entry) = self.active.remove(&id) else {
+            return;
+        };
+        let mut attempts = Vec::new();
+        for r in result.recipients {
+            match &r.outcome {
+                Outcome::Delivered => entry.delivered.push((r.index, r.relay.clone())),
+                Outcome::Deferred(d) => entry.deferred.push((r.index, d.clone())),
+                Outcome::Bounced(d) => entry.bounced.push((r.index, d.clone(), r.relay.clone())),
+            }
+            attempts.push(self.deferral(&entry, r.index, r.outcome));
+        }
+        self.record(&id, attempts);
+        entry.outstanding = entry.outstanding.saturating_sub(1);
+        let done = entry.outstanding == 0;
+        self.active.insert(id.clone(), entry);
+        if done {
+            self.finish(&id);
+        }
+    }
+
+    /// The attempt to record, with the next try of a deferral.
+    fn deferral(&self, entry: &ActiveMessage, index: u32, outcome: Outcome) -> Attempt {
+        let next_attempt = match outcome {
+            Outcome::Deferred(_) => {
+                let tries = entry.recipient(index).map_or(0, |r| r.attempts) + 1;
+                Some(unix_now() + self.timing.backoff(tries))
+            }
+            _ => None,
+        };
+        Attempt {
+            rcpt_index: index,
+            outcome,
+            next_attempt,
+            tls: None,
+        }
+    }
+
+    pub(super) fn record(&self, id: &QueueId, attempts: Vec<Attempt>) {
+        if attempts.is_empty() {
+            return;
+        }
+        if let Err(e) = self.queue.record(id, attempts) {
+            // postsuper -d while delivering, or a queue write error: the
+            // recipients stay as they were and are tried again.
+            ::log::warn!("{id}: cannot record delivery status: {e}");
+        }
+    }
+
+    /// The queue a message is in now (the administrator may have held it
+    /// while it was being delivered).
+    pub(super) fn current_queue(&self, id: &QueueId) -> Option<QueueName> {
+        match self.reader.load(id) {
+            Ok(m) => m.map(|m| m.entry.queue),
+            Err(e) => {
+                ::log::warn!("{id}: cannot read the message: {e}");
+                None
+            }
+        }
+    }
+
+    /// Every job of the message is answered: notices, then removal or back to
+    /// the deferred queue.
+    fn finish(&mut self, id: &QueueId) {
+        if let Some(entry) = self.active.remove(id) {
+            super::notices::finish(self, id, entry);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mail::delivery::{DeliveryJob, JobRecipient};
+    use crate::queue::Store;
+
+    fn work(dest: &str, n: u32) -> Work {
+        Work {
+            job: DeliveryJob {
+                queue_id: "5BTFLw54r6".into(),
+                transport: "discard".into(),
+                nexthop: dest.into(),
+                sender: String::new(),
+                arrival: 0,
+                active_since: 0.0,
+                envid: None,
+                ret: None,
+                client: Default::default(),
+                recipients: vec![JobRecipient {
+                    index: n,
+                    address: format!("{n}@{dest}"),
+                    orig_rcpt: None,
+                    notify: None,
+                    orcpt: None,
+                }],
+                content: Arc::new(Vec::new()),
+            },
+            dest: dest.into(),
+            origin: Default::default(),
+        }
+    }
+
+    #[test]
+    fn destination_concurrency_and_process_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(
+            d.join("main.cf"),
+            format!(
+                "queue_directory = {}\ndiscard_destination_concurrency_limit = 2\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(d.join("master.cf"), "discard unix - - n - 3 discard\n").unwrap();
+        let cfg = Arc::new(Config::load(d).unwrap());
+        let store = Store::open(d).unwrap();
+        let mut s = Scheduler::new(cfg, store.handle()).unwrap();
+        for n in 0..5 {
+            s.waiting.push_back(work("a", n));
+        }
+        for n in 5..10 {
+            s.waiting.push_back(work("b", n));
+        }
+        s.dispatch();
+        let busy = |s: &Scheduler, d: &str| s.dest_busy.get(&("discard".into(), d.into())).copied();
+        assert_eq!(busy(&s, "a"), Some(2), "destination limit");
+        assert_eq!(busy(&s, "b"), Some(1), "process limit 3 in all");
+        assert_eq!(s.waiting.len(), 7);
+        // Each answer makes room for one more job at the same destination.
+        let ev = s.events_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        let QmgrEvent::Done { ref dest, .. } = ev;
+        let dest = dest.clone();
+        s.event(ev);
+        s.dispatch();
+        assert_eq!(s.waiting.len(), 6);
+        assert_eq!(busy(&s, &dest), Some(if dest == "a" { 2 } else { 1 }));
+    }
+}

@@ -1,0 +1,200 @@
+//! The transport registry: master.cf delivery services by name, with the agent
+//! each runs, its limits, and its pool of worker threads.
+//!
+//! Mirrors Postfix qmgr_transport.c (per-transport limits read as
+//! `<transport>_destination_concurrency_limit` and friends, the process limit
+//! from master.cf maxproc, `-` meaning `default_process_limit`) and the
+//! master(8) rule that a service is named by its first master.cf field. Reads
+//! `default_process_limit`, `<transport>_destination_concurrency_limit`,
+//! `<transport>_destination_recipient_limit`, `syslog_name` (each with the
+//! service's `-o` overrides).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crossbeam_channel::{unbounded, Receiver, Sender};
+
+use super::names;
+use super::worker::{self, Work};
+use super::QmgrEvent;
+use crate::config::master::Service;
+use crate::config::{Config, ConfigError};
+use crate::queue::QueueHandle;
+
+/// Which agent a service runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Discard,
+    /// error(8) run as `error`: bounce.
+    Error,
+    /// error(8) run as `retry`: defer.
+    Retry,
+    Local,
+    Virtual,
+    /// No agent yet (smtp, lmtp, pipe), or no master.cf entry: defer.
+    Unavailable,
+}
+
+impl Kind {
+    fn of(service: &Service) -> Kind {
+        let command = service.command.rsplit('/').next().unwrap_or_default();
+        match command {
+            "discard" => Kind::Discard,
+            // error.c: the service name `retry` makes it defer.
+            "error" if service.name == "retry" => Kind::Retry,
+            "error" => Kind::Error,
+            "local" => Kind::Local,
+            "virtual" => Kind::Virtual,
+            _ => Kind::Unavailable,
+        }
+    }
+}
+
+/// One transport: limits and workers.
+pub struct Transport {
+    pub name: String,
+    pub kind: Kind,
+    /// Worker threads at most; 0 is no limit (master.cf maxproc 0).
+    pub process_limit: usize,
+    /// Parallel deliveries to one destination; 0 is no limit.
+    pub concurrency_limit: usize,
+    /// Recipients per job; 0 is no limit.
+    pub recipient_limit: usize,
+    /// Jobs handed out and not yet answered.
+    pub busy: usize,
+    cfg: Arc<Config>,
+    workers: usize,
+    jobs: Sender<Work>,
+    rx: Receiver<Work>,
+}
+
+fn limit(cfg: &Config, name: &str) -> Result<usize, ConfigError> {
+    Ok(usize::try_from(cfg.get_int(name)?).unwrap_or(0))
+}
+
+impl Transport {
+    fn new(cfg: &Config, name: &str) -> Result<Transport, ConfigError> {
+        let service = cfg.master_cf().and_then(|m| {
+            m.services
+                .iter()
+                .find(|s| s.name == name && s.kind == "unix")
+        });
+        let Some(service) = service else {
+            return Ok(Transport::unavailable(cfg, name));
+        };
+        let mut options = vec![
+            (names::SERVICE_NAME.to_string(), service.name.clone()),
+            (names::PROCESS_NAME.to_string(), service.command.clone()),
+        ];
+        options.extend(service.options.iter().cloned());
+        let own = Arc::new(cfg.with_overrides(&options)?);
+        let (jobs, rx) = unbounded();
+        let process_limit = match service.process_limit.as_str() {
+            "-" => limit(&own, names::DEFAULT_PROCESS_LIMIT)?,
+            n => n.parse().unwrap_or(0),
+        };
+        Ok(Transport {
+            name: name.to_string(),
+            kind: Kind::of(service),
+            process_limit,
+            concurrency_limit: limit(&own, &names::concurrency_limit(name))?,
+            recipient_limit: limit(&own, &names::recipient_limit(name))?,
+            busy: 0,
+            cfg: own,
+            workers: 0,
+            jobs,
+            rx,
+        })
+    }
+
+    fn unavailable(cfg: &Config, name: &str) -> Transport {
+        let (jobs, rx) = unbounded();
+        Transport {
+            name: name.to_string(),
+            kind: Kind::Unavailable,
+            process_limit: 0,
+            concurrency_limit: 0,
+            recipient_limit: 0,
+            busy: 0,
+            cfg: Arc::new(cfg.clone()),
+            workers: 0,
+            jobs,
+            rx,
+        }
+    }
+
+    /// May one more job start?
+    pub fn has_room(&self) -> bool {
+        self.process_limit == 0 || self.busy < self.process_limit
+    }
+
+    /// Hands a job to a worker, starting one when all are busy (as master(8)
+    /// forks a process on demand, up to maxproc). On failure the work comes back.
+    pub fn submit(
+        &mut self,
+        work: Work,
+        queue: &QueueHandle,
+        done: &Sender<QmgrEvent>,
+    ) -> Result<(), Box<Work>> {
+        if self.busy >= self.workers {
+            let cfg = Arc::clone(&self.cfg);
+            let spawned = worker::spawn(
+                &self.name,
+                self.kind,
+                cfg,
+                queue.clone(),
+                self.rx.clone(),
+                done.clone(),
+            );
+            match spawned {
+                Ok(()) => self.workers += 1,
+                Err(e) => {
+                    ::log::warn!("transport {}: cannot start a worker: {e}", self.name);
+                    if self.workers == 0 {
+                        return Err(Box::new(work));
+                    }
+                }
+            }
+        }
+        // Cannot fail: this transport holds a receiver too.
+        self.jobs.send(work).map_err(|e| Box::new(e.into_inner()))?;
+        self.busy += 1;
+        Ok(())
+    }
+
+    /// A job of this transport has been answered.
+    pub fn finished(&mut self) {
+        self.busy = self.busy.saturating_sub(1);
+    }
+}
+
+/// Every transport met so far, built on first use.
+pub struct Registry {
+    cfg: Arc<Config>,
+    transports: HashMap<String, Transport>,
+}
+
+impl Registry {
+    pub fn new(cfg: Arc<Config>) -> Registry {
+        Registry {
+            cfg,
+            transports: HashMap::new(),
+        }
+    }
+
+    /// The transport named `name`; one whose settings are broken is logged and
+    /// treated as unavailable (mail waits, as with a Postfix transport that
+    /// keeps failing to start).
+    pub fn get(&mut self, name: &str) -> &mut Transport {
+        let cfg = &self.cfg;
+        self.transports
+            .entry(name.to_string())
+            .or_insert_with(|| match Transport::new(cfg, name) {
+                Ok(t) => t,
+                Err(e) => {
+                    ::log::warn!("transport {name}: {e}; its mail is deferred");
+                    Transport::unavailable(cfg, name)
+                }
+            })
+    }
+}

@@ -1,0 +1,210 @@
+//! A delivery worker thread: takes jobs of one transport from its channel, runs
+//! the agent, logs one line per recipient under the transport's name
+//! (`postfix/local[pid]`), and answers the queue manager.
+//!
+//! Mirrors the delivery-agent side of Postfix's deliver_request protocol
+//! (global/deliver_request.c, deliver_completed) and the logging of
+//! global/log_adhoc.c through sent.c/defer.c/bounce.c; `soft_bounce` turns a
+//! bounce into a deferral as bounce_append() does. Reads `soft_bounce`,
+//! `syslog_name` (the service's, with its `-o` overrides) and whatever the agent
+//! reads.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::builtin;
+use super::forward::{self, Origin};
+use super::logline::{Line, Times};
+use super::names;
+// The agents are the colleagues' modules; until they merge, the stand-ins with
+// the same signatures (the lead swaps these two lines at merge).
+use super::standin_agents::local as local_agent;
+use super::standin_agents::virtual_ as virtual_agent;
+use super::transport::Kind;
+use super::QmgrEvent;
+use crate::config::Config;
+use crate::mail::delivery::{DeliveryJob, DeliveryResult, RecipientResult};
+use crate::mail::dsn::{Dsn, Outcome, StatusCode};
+use crate::queue::QueueHandle;
+
+/// One job and the destination queue it was charged to.
+#[derive(Debug)]
+pub struct Work {
+    pub job: DeliveryJob,
+    pub dest: String,
+    /// For forwarded copies.
+    pub origin: Arc<Origin>,
+}
+
+/// Now, Unix seconds with fraction.
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// An agent with its per-thread context.
+enum Agent {
+    Discard,
+    Error {
+        defer: bool,
+    },
+    Local(local_agent::LocalContext),
+    Virtual(virtual_agent::VirtualContext),
+    /// The context could not be made (bad settings): every job is deferred.
+    Broken(String),
+    Unavailable,
+}
+
+impl Agent {
+    fn open(kind: Kind, cfg: &Config) -> Agent {
+        match kind {
+            Kind::Discard => Agent::Discard,
+            Kind::Error => Agent::Error { defer: false },
+            Kind::Retry => Agent::Error { defer: true },
+            Kind::Local => match local_agent::LocalContext::new(cfg) {
+                Ok(c) => Agent::Local(c),
+                Err(e) => Agent::Broken(e.to_string()),
+            },
+            Kind::Virtual => match virtual_agent::VirtualContext::new(cfg) {
+                Ok(c) => Agent::Virtual(c),
+                Err(e) => Agent::Broken(e.to_string()),
+            },
+            Kind::Unavailable => Agent::Unavailable,
+        }
+    }
+
+    fn deliver(&self, job: &DeliveryJob) -> DeliveryResult {
+        match self {
+            Agent::Discard => builtin::discard(job),
+            Agent::Error { defer } => builtin::error(job, *defer),
+            Agent::Local(c) => local_agent::deliver(job, c),
+            Agent::Virtual(c) => virtual_agent::deliver(job, c),
+            Agent::Broken(why) => {
+                let mut r = builtin::unavailable(job);
+                for rr in &mut r.recipients {
+                    rr.outcome = Outcome::Deferred(Dsn::new(
+                        StatusCode::new(4, 3, 0),
+                        format!("mail system configuration error: {why}"),
+                    ));
+                }
+                r
+            }
+            Agent::Unavailable => builtin::unavailable(job),
+        }
+    }
+}
+
+/// Starts one worker of transport `name`.
+pub fn spawn(
+    name: &str,
+    kind: Kind,
+    cfg: Arc<Config>,
+    queue: QueueHandle,
+    jobs: Receiver<Work>,
+    done: Sender<QmgrEvent>,
+) -> std::io::Result<()> {
+    let name = name.to_string();
+    std::thread::Builder::new()
+        .name(format!("{name} worker"))
+        .spawn(move || run(&name, kind, &cfg, &queue, &jobs, &done))
+        .map(|_| ())
+}
+
+fn run(
+    name: &str,
+    kind: Kind,
+    cfg: &Config,
+    queue: &QueueHandle,
+    jobs: &Receiver<Work>,
+    done: &Sender<QmgrEvent>,
+) {
+    crate::log::set_thread_tag(&cfg.get(names::SYSLOG_NAME), name);
+    let soft_bounce = cfg.get_bool(names::SOFT_BOUNCE).unwrap_or(false);
+    let agent = Agent::open(kind, cfg);
+    for Work { job, dest, origin } in jobs.iter() {
+        let start = now();
+        // A panicking agent must not lose the job: its recipients are deferred.
+        let result = catch_unwind(AssertUnwindSafe(|| agent.deliver(&job)))
+            .unwrap_or_else(|_| crashed(&job));
+        let mut result = complete(&job, result, soft_bounce);
+        forward::resubmit(queue, &job, &origin, &mut result);
+        let times = Times {
+            arrival: job.arrival as f64,
+            active: job.active_since,
+            start,
+            end: now(),
+        };
+        log_result(&job, &result, times);
+        let event = QmgrEvent::Done {
+            transport: name.to_string(),
+            dest,
+            result,
+        };
+        if done.send(event).is_err() {
+            return;
+        }
+    }
+}
+
+/// A result for every recipient of the job (an agent that forgot one defers
+/// it), with soft_bounce applied.
+fn complete(job: &DeliveryJob, mut result: DeliveryResult, soft_bounce: bool) -> DeliveryResult {
+    for r in &job.recipients {
+        if !result.recipients.iter().any(|x| x.index == r.index) {
+            result.recipients.push(RecipientResult {
+                index: r.index,
+                outcome: Outcome::Deferred(Dsn::new(
+                    StatusCode::new(4, 3, 0),
+                    "delivery agent gave no status",
+                )),
+                relay: "none".into(),
+                detail: String::new(),
+                forwarded: Vec::new(),
+            });
+        }
+    }
+    if soft_bounce {
+        for r in &mut result.recipients {
+            if let Outcome::Bounced(d) = &r.outcome {
+                r.outcome = Outcome::Deferred(Dsn::new(d.status.with_class(4), d.reason.clone()));
+            }
+        }
+    }
+    result
+}
+
+fn crashed(job: &DeliveryJob) -> DeliveryResult {
+    let mut r = builtin::unavailable(job);
+    for rr in &mut r.recipients {
+        rr.outcome = Outcome::Deferred(Dsn::new(
+            StatusCode::new(4, 3, 0),
+            "unknown mail transport error",
+        ));
+    }
+    r
+}
+
+/// One log line per recipient, as the agent would write it.
+pub fn log_result(job: &DeliveryJob, result: &DeliveryResult, times: Times) {
+    for r in &result.recipients {
+        let Some(jr) = job.recipients.iter().find(|x| x.index == r.index) else {
+            continue;
+        };
+        let line = Line {
+            queue_id: &job.queue_id,
+            rcpt: &jr.address,
+            orig_rcpt: jr.orig_rcpt.as_deref(),
+            relay: if r.relay.is_empty() { "none" } else { &r.relay },
+            times,
+            outcome: &r.outcome,
+            detail: &r.detail,
+            expired: false,
+        };
+        ::log::info!("{}", line.render());
+    }
+}
