@@ -180,3 +180,46 @@ fn sendmail_without_recipients_is_refused() {
     );
     assert_eq!(maildrop_files(&inst), 0);
 }
+
+/// Issue 4's acceptance, through qmgr: one message submitted while the daemon
+/// runs and one while it is stopped are each delivered exactly once (to the
+/// discard transport), also across a restart.
+#[test]
+fn sendmail_messages_are_delivered_exactly_once() {
+    let port = common::daemon::free_port();
+    let master = format!("127.0.0.1:{port} inet n - n - - smtpd\ndiscard unix - - n - - discard\n");
+    let main =
+        format!("{EXTRA}transport_maps = inline:{{discard.test=discard:}}\nqueue_run_delay = 1s\n");
+    let inst = Instance::with_master(&main, &master, port);
+    inst.start();
+    let o = postern(
+        &inst,
+        "sendmail",
+        &["running@discard.test"],
+        b"Subject: 1\n\nx\n",
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    inst.wait_for_log("to=<running@discard.test>", 1);
+    assert_eq!(inst.postfix(&["stop"]).code, 0);
+    let o = postern(
+        &inst,
+        "sendmail",
+        &["stopped@discard.test"],
+        b"Subject: 2\n\nx\n",
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    inst.start();
+    inst.wait_for_log("to=<stopped@discard.test>", 1);
+    assert_eq!(inst.postfix(&["stop"]).code, 0);
+    inst.start();
+    std::thread::sleep(Duration::from_millis(2500));
+    let log = inst.log();
+    for rcpt in ["running@discard.test", "stopped@discard.test"] {
+        let sent = log
+            .lines()
+            .filter(|l| l.contains(&format!("to=<{rcpt}>")) && l.contains("status=sent"))
+            .count();
+        assert_eq!(sent, 1, "{rcpt} delivered {sent} times:\n{log}");
+    }
+    assert_eq!(json_lines(&inst).len(), 0, "queue not empty");
+}
