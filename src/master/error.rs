@@ -68,6 +68,8 @@ pub enum MasterError {
     Spawn(io::Error),
     #[error(transparent)]
     Helper(#[from] crate::local::helper::HelperError),
+    #[error("pickup: {0}")]
+    Pickup(String),
     #[error("install signal handlers: {}", io_text(.0))]
     Signals(io::Error),
     #[error("no master.cf in {0}")]
