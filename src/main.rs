@@ -15,6 +15,7 @@ mod log;
 mod mail;
 mod maps;
 mod master;
+mod pickup;
 mod qmgr;
 mod queue;
 mod smtpd;

@@ -325,7 +325,9 @@ fn reload_gives_qmgr_new_routes() {
 
 #[test]
 fn a_bounce_that_bounces_goes_to_the_postmaster_once() {
-    let inst = instance("2bounce_notice_recipient = pm@error.test");
+    // As in Postfix, double bounces go to 2bounce_notice_recipient only when
+    // notify_classes asks for them (the default, resource and software, does not).
+    let inst = instance("2bounce_notice_recipient = pm@error.test\nnotify_classes = 2bounce");
     let id = send(&inst, "", &["b@error.test"]);
     inst.wait_for_log(&format!("{id}: removed"), 1);
     let log = inst.log();

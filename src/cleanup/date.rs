@@ -47,6 +47,24 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
+/// C `asctime(localtime(t))` without the newline: `Tue Dec  1 12:00:00 2026`,
+/// the form Postfix's mailq and postcat print.
+pub fn asctime(t: i64) -> String {
+    let Some(tm) = local(t) else {
+        return "Thu Jan  1 00:00:00 1970".into();
+    };
+    format!(
+        "{} {} {:2} {:02}:{:02}:{:02} {}",
+        DAYS[tm.tm_wday.clamp(0, 6) as usize],
+        MONTHS[tm.tm_mon.clamp(0, 11) as usize],
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        tm.tm_year + 1900
+    )
+}
+
 fn local(t: i64) -> Option<libc::tm> {
     let t = t as libc::time_t;
     // SAFETY: localtime_r writes into the zeroed struct we own; both pointers valid.

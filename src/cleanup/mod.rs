@@ -70,12 +70,43 @@ pub enum CleanupError {
     Alias(#[from] virtual_alias::AliasError),
 }
 
+/// A local submission from pickup: who submitted it and the maildrop file it
+/// came from (queued exactly once under that origin).
+pub struct Local<'a> {
+    pub uid: u32,
+    /// `maildrop:NAME`, see `QueueHandle::insert_once`.
+    pub origin: &'a str,
+}
+
 /// Runs cleanup and stores the message; returns the durable receipt.
 pub fn cleanup(
     settings: &Settings,
     aliases: Option<&MapList>,
     queue: &QueueHandle,
     sub: Submission,
+) -> Result<Durable, CleanupError> {
+    store(settings, aliases, queue, sub, None)
+}
+
+/// cleanup for pickup: `Received: by HOST (MAIL_NAME, from userid N)` as
+/// Postfix writes for local mail, and an insert that refuses a maildrop file
+/// queued before (`QueueError::AlreadyQueued`).
+pub fn cleanup_local(
+    settings: &Settings,
+    aliases: Option<&MapList>,
+    queue: &QueueHandle,
+    sub: Submission,
+    local: &Local,
+) -> Result<Durable, CleanupError> {
+    store(settings, aliases, queue, sub, Some(local))
+}
+
+fn store(
+    settings: &Settings,
+    aliases: Option<&MapList>,
+    queue: &QueueHandle,
+    sub: Submission,
+    local: Option<&Local>,
 ) -> Result<Durable, CleanupError> {
     let recipients = rewrite_recipients(aliases, sub.recipients, settings.alias_limits)?;
     let id = sub.queue_id.to_string();
@@ -117,7 +148,11 @@ pub fn cleanup(
     } else {
         headers::append_headers(&body, &added)
     };
-    let mut content = received::received_header(&trace).into_bytes();
+    let mut content = match local {
+        Some(l) => received::local_received_header(&trace, l.uid),
+        None => received::received_header(&trace),
+    }
+    .into_bytes();
     content.extend_from_slice(&body);
     log_as(
         "cleanup",
@@ -149,7 +184,10 @@ pub fn cleanup(
     };
     // The `from=<...>, size=N, nrcpt=N (queue active)` line is qmgr's, logged
     // each time it takes the message in (src/qmgr), as Postfix does.
-    Ok(queue.insert(message)?)
+    Ok(match local {
+        Some(l) => queue.insert_once(message, l.origin)?,
+        None => queue.insert(message)?,
+    })
 }
 
 /// virtual_alias_maps and duplicate elimination (Postfix cleanup_out_recipient:

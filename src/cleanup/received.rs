@@ -62,6 +62,19 @@ pub fn received_header(t: &Trace) -> String {
     out
 }
 
+/// The Received header of a local submission (Postfix cleanup for pickup
+/// mail): `Received: by HOST (MAIL_NAME, from userid UID)` then `id QUEUEID;
+/// DATE`, without a `from` clause or recipient.
+pub fn local_received_header(t: &Trace, uid: u32) -> String {
+    format!(
+        "Received: by {} ({}, from userid {uid})\r\n\tid {}; {}\r\n",
+        t.myhostname,
+        t.mail_name,
+        t.queue_id,
+        mail_date(t.arrival)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,9 +6,16 @@
 
 mod logging;
 mod postalias;
+mod postcat;
 mod postconf;
 mod postfix;
 mod postmap;
+mod postqueue;
+mod postsuper;
+mod queue_cmd;
+mod sendmail;
+mod sendmail_headers;
+mod sendmail_smtp;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -54,27 +61,27 @@ const COMMANDS: &[Command] = &[
     Command {
         name: "postqueue",
         summary: "list and flush the mail queue",
-        run: None,
+        run: Some(postqueue::run),
     },
     Command {
         name: "mailq",
         summary: "list the mail queue (postqueue -p)",
-        run: None,
+        run: Some(postqueue::run_mailq),
     },
     Command {
         name: "postsuper",
         summary: "delete, hold, release and requeue queued mail",
-        run: None,
+        run: Some(postsuper::run),
     },
     Command {
         name: "postcat",
         summary: "show a queued message",
-        run: None,
+        run: Some(postcat::run),
     },
     Command {
         name: "sendmail",
         summary: "submit mail from the command line (Sendmail compatible)",
-        run: None,
+        run: Some(sendmail::run),
     },
     Command {
         name: "posttls-finger",

@@ -72,6 +72,20 @@ pub struct HelperClient {
     control: Arc<Mutex<UnixStream>>,
 }
 
+/// The helper the daemon started, for the agents' contexts in the qmgr's
+/// worker threads. Set once at start-up, before any worker exists.
+static INSTALLED: std::sync::OnceLock<Option<HelperClient>> = std::sync::OnceLock::new();
+
+/// Records the helper the master started (`None` when not running as root).
+pub fn install(client: Option<HelperClient>) {
+    let _ = INSTALLED.set(client);
+}
+
+/// The helper recorded by `install`, if any.
+pub fn installed() -> Option<HelperClient> {
+    INSTALLED.get().cloned().flatten()
+}
+
 /// Forks the helper when this process is root; `Ok(None)` otherwise (then the
 /// agents deliver in-process as the current user). Must be called before any
 /// other thread exists.

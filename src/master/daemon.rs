@@ -1,6 +1,7 @@
 //! The master's life: read the configuration, take the pid file, bind the
-//! listeners, open the queue, build the smtpd services, drop privileges, start
-//! the threads, then serve signals (reload, stop) until told to stop.
+//! listeners, open the queue, build the smtpd services, make the maildrop and
+//! pickup's trigger FIFO, drop privileges, start the threads (acceptors,
+//! anvil, pickup), then serve signals (reload, stop) until told to stop.
 //!
 //! Mirrors Postfix master.c (start-up order, `daemon started`, `reload`,
 //! `terminating on signal` lines) and master_ent.c/master_conf.c (reload).
@@ -73,13 +74,27 @@ pub fn run(opts: Options, ready: impl FnOnce()) -> Result<(), MasterError> {
         mkdir(d)?;
     }
     let _pid = pidfile::PidFile::take(&pid_dir.join(pidfile::MASTER_PID))?;
+    // The root delivery helper must be forked while this process is still
+    // single-threaded and privileged (local/helper.rs).
+    crate::local::helper::install(privs::spawn_delivery_helper(&opts.config_dir)?);
     let pending = signals::register()?;
     let sockets = bind_listeners(&cfg)?;
     let store = Store::open(&queue_dir)?;
     let queue = store.handle();
     let entries = build_entries(&cfg, &queue)?;
+    // The maildrop (mode 1733) and pickup's trigger FIFO, as Postfix's
+    // post-install makes them; given to mail_owner with the queue.
+    crate::pickup::maildrop::ensure_dir(
+        &queue_dir,
+        owner.as_ref().map(|o| (o.uid.as_raw(), o.gid.as_raw())),
+    )
+    .map_err(|e| MasterError::Pickup(e.to_string()))?;
+    crate::pickup::make_trigger(&queue_dir).map_err(|e| MasterError::Pickup(e.to_string()))?;
     if let Some(owner) = &owner {
         hand_over(&queue_dir, &data_dir, owner)?;
+        for p in [crate::pickup::TRIGGER, "public"] {
+            privs::chown(&queue_dir.join(p), owner)?;
+        }
         privs::drop_to(owner)?;
     }
     std::env::set_current_dir(&queue_dir).map_err(|source| MasterError::Chdir {
@@ -92,6 +107,8 @@ pub fn run(opts: Options, ready: impl FnOnce()) -> Result<(), MasterError> {
     let stop = Arc::new(AtomicBool::new(false));
     let acceptors = start_threads(sockets, &entries, &stop)?;
     let qmgr = start_qmgr(&cfg, &queue, store.arrivals())?;
+    let pickup = crate::pickup::start(&cfg, queue.clone(), Arc::clone(&stop))
+        .map_err(|e| MasterError::Pickup(e.to_string()))?;
     ::log::info!(
         "daemon started -- version {}, configuration {}",
         cfg.get(names::MAIL_VERSION),
@@ -111,6 +128,9 @@ pub fn run(opts: Options, ready: impl FnOnce()) -> Result<(), MasterError> {
     for t in acceptors {
         let _ = t.join();
     }
+    // Wake pickup from its wait so it sees the stop flag at once.
+    crate::pickup::trigger(&queue_dir);
+    let _ = pickup.join();
     master.drain(grace);
     drop(store);
     Ok(())

@@ -66,6 +66,10 @@ pub enum MasterError {
     },
     #[error("cannot start a thread: {}", io_text(.0))]
     Spawn(io::Error),
+    #[error(transparent)]
+    Helper(#[from] crate::local::helper::HelperError),
+    #[error("pickup: {0}")]
+    Pickup(String),
     #[error("install signal handlers: {}", io_text(.0))]
     Signals(io::Error),
     #[error("no master.cf in {0}")]

@@ -98,7 +98,6 @@ pub fn drop_to(owner: &Owner) -> Result<(), MasterError> {
 /// after the configuration is loaded and before `signals::register()`, the
 /// queue store or any listener thread; hand the client to
 /// `LocalContext::with_helper` and `VirtualContext::with_helper`.
-#[allow(dead_code)] // wired in with qmgr (issue 4)
 pub fn spawn_delivery_helper(
     config_dir: &Path,
 ) -> Result<Option<crate::local::helper::HelperClient>, crate::local::helper::HelperError> {

@@ -38,8 +38,6 @@ mod names;
 mod notices;
 pub mod resolve;
 mod scheduler;
-mod standin_agents;
-mod standin_bounce;
 mod transport;
 mod worker;
 

@@ -10,11 +10,9 @@
 //! generator, what it reads. Notices follow RFC 3461 section 4.1 NOTIFY.
 
 use super::active::ActiveMessage;
-use super::scheduler::{unix_now, Scheduler};
-// The bounce generator is a colleague's module; until it merges, the stand-in
-// with the same signature (the lead swaps this line at merge).
 use super::names;
-use super::standin_bounce::{build_dsn, DsnKind, DsnRecipient};
+use super::scheduler::{unix_now, Scheduler};
+use crate::bounce::{build_dsn, BounceError, DsnKind, DsnRecipient};
 use crate::mail::dsn::{Dsn, Notify, Outcome};
 use crate::queue::{Attempt, NewMessage, NewRecipient, QueueId, QueueName, StoredRecipient};
 
@@ -32,7 +30,7 @@ fn dsn_recipient(r: &StoredRecipient, dsn: &Dsn, action: &'static str) -> DsnRec
     DsnRecipient {
         address: r.address.clone(),
         orig_rcpt: r.orig_rcpt.clone(),
-        orcpt: r.orcpt.as_ref().map(|o| o.to_string()),
+        orcpt: r.orcpt.clone(),
         status: dsn.status.to_string(),
         action,
         diagnostic: dsn.reason.clone(),
@@ -131,6 +129,11 @@ fn notice(
     }
     let mut parts = match build_dsn(kind, &entry.msg, &rcpts, &s.cfg) {
         Ok(p) => p,
+        // Not a failure: Postfix's rules say no notice is due (bounce/mod.rs).
+        Err(BounceError::NotSent(why)) => {
+            ::log::info!("{id}: {why}");
+            return;
+        }
         Err(e) => {
             ::log::warn!("{id}: cannot build the delivery status notice: {e}");
             return;

@@ -21,14 +21,14 @@ use super::logline::{Line, Times};
 use super::names;
 // The agents are the colleagues' modules; until they merge, the stand-ins with
 // the same signatures (the lead swaps these two lines at merge).
-use super::standin_agents::local as local_agent;
-use super::standin_agents::virtual_ as virtual_agent;
 use super::transport::Kind;
 use super::QmgrEvent;
 use crate::config::Config;
+use crate::local::agent as local_agent;
 use crate::mail::delivery::{DeliveryJob, DeliveryResult, RecipientResult};
 use crate::mail::dsn::{Dsn, Outcome, StatusCode};
 use crate::queue::QueueHandle;
+use crate::virtual_::agent as virtual_agent;
 
 /// One job and the destination queue it was charged to.
 #[derive(Debug)]
@@ -67,11 +67,11 @@ impl Agent {
             Kind::Error => Agent::Error { defer: false },
             Kind::Retry => Agent::Error { defer: true },
             Kind::Local => match local_agent::LocalContext::new(cfg) {
-                Ok(c) => Agent::Local(c),
+                Ok(c) => Agent::Local(c.with_helper(crate::local::helper::installed())),
                 Err(e) => Agent::Broken(e.to_string()),
             },
             Kind::Virtual => match virtual_agent::VirtualContext::new(cfg) {
-                Ok(c) => Agent::Virtual(c),
+                Ok(c) => Agent::Virtual(c.with_helper(crate::local::helper::installed())),
                 Err(e) => Agent::Broken(e.to_string()),
             },
             Kind::Unavailable => Agent::Unavailable,

@@ -12,9 +12,11 @@
 //!   writer thread; `Store::handle() -> QueueHandle` (cloneable, one per session).
 //! - `QueueHandle::new_id() -> QueueId`, `insert(NewMessage) -> Result<Durable, _>`
 //!   (returns only after COMMIT with `synchronous=FULL`), `record(&id, Vec<Attempt>)`,
-//!   `move_to(&id, QueueName)`, `delete(&id)`.
+//!   `move_to(&id, QueueName)`, `delete(&id)`; `insert_once(NewMessage, origin)`
+//!   and `forget_origin(origin)` (pickup's exactly-once), `flush(id, domain)`.
 //! - `Reader::open(queue_directory)`: `list()`, `list_queue(q)`, `load(&id)`,
-//!   `due_for_retry(now)`.
+//!   `due_for_retry(now)`; `for_each_entry(filter, f)` (streaming mailq),
+//!   `origins(prefix)`.
 #![allow(dead_code)] // wired in by the daemon (issue 3)
 
 pub mod ids;
@@ -83,6 +85,8 @@ pub enum QueueError {
         column: &'static str,
         value: String,
     },
+    #[error("{origin} was already queued as {queue_id}")]
+    AlreadyQueued { origin: String, queue_id: String },
     #[error("the queue writer thread has stopped")]
     WriterGone,
     #[error("cannot start the queue writer thread: {0}")]

@@ -10,6 +10,7 @@ use super::{schema, QueueError};
 use crate::mail::dsn::{Notify, OrigRcpt, Ret};
 use crate::mail::envelope::Body;
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::ops::ControlFlow;
 use std::path::Path;
 
 /// One recipient as `mailq` shows it, with its delivery state.
@@ -104,6 +105,71 @@ impl Reader {
         )
     }
 
+    /// Streams the listing, oldest first, one entry with its recipients at a
+    /// time, in one query (so 100,000 messages list in well under a second);
+    /// `queue` and `id` narrow it. `each` returns `Break` to stop early.
+    pub fn for_each_entry(
+        &self,
+        queue: Option<QueueName>,
+        id: Option<&QueueId>,
+        mut each: impl FnMut(QueueEntry) -> ControlFlow<()>,
+    ) -> Result<(), QueueError> {
+        // Plain conditions (no `?1 IS NULL OR ...`), so SQLite can seek the
+        // covering index for one ID instead of scanning it.
+        let mut sql = String::from(
+            "SELECT m.queue_id, m.queue_name, m.arrival, m.size, m.sender,
+                 r.rcpt_index, r.address, r.orig_rcpt, r.dsn_notify, r.dsn_orcpt, r.state,
+                 r.attempts, r.next_attempt, r.last_reason, r.last_dsn
+             FROM messages m INDEXED BY messages_listing
+             LEFT JOIN recipients r ON r.queue_id = m.queue_id WHERE 1",
+        );
+        let mut args: Vec<&str> = Vec::new();
+        if let Some(q) = queue {
+            args.push(q.as_str());
+            sql.push_str(&format!(" AND m.queue_name = ?{}", args.len()));
+        }
+        if let Some(id) = id {
+            args.push(id.as_str());
+            sql.push_str(&format!(" AND m.queue_id = ?{}", args.len()));
+        }
+        sql.push_str(" ORDER BY m.queue_id, r.rcpt_index");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(read)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args)).map_err(read)?;
+        let mut current: Option<QueueEntry> = None;
+        while let Some(row) = rows.next().map_err(read)? {
+            let qid: String = row.get(0).map_err(read)?;
+            if current.as_ref().is_none_or(|e| e.queue_id.as_str() != qid) {
+                if let Some(done) = current.take() {
+                    if each(done).is_break() {
+                        return Ok(());
+                    }
+                }
+                current = Some(entry_head(row).map_err(read)?.into_entry()?);
+            }
+            let index: Option<u32> = row.get(5).map_err(read)?;
+            if let (Some(entry), Some(_)) = (current.as_mut(), index) {
+                let raw = RawRecipient::from_row(row, 5).map_err(read)?;
+                entry.recipients.push(raw.into_recipient(&qid)?);
+            }
+        }
+        if let Some(done) = current {
+            let _ = each(done);
+        }
+        Ok(())
+    }
+
+    /// Recorded origins starting with `prefix` (pickup: `maildrop:`).
+    pub fn origins(&self, prefix: &str) -> Result<Vec<String>, QueueError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT origin FROM origins WHERE substr(origin, 1, length(?1)) = ?1")
+            .map_err(read)?;
+        let rows = stmt
+            .query_map([prefix], |r| r.get::<_, String>(0))
+            .map_err(read)?;
+        rows.collect::<Result<_, _>>().map_err(read)
+    }
+
     /// Deferred messages with at least one deferred recipient whose retry time
     /// has come (`now` in Unix seconds), oldest first, as qmgr's deferred scan.
     pub fn due_for_retry(&self, now: i64) -> Result<Vec<QueueId>, QueueError> {
@@ -181,44 +247,67 @@ impl Reader {
             )
             .map_err(read)?;
         let rows = stmt
-            .query_map(params![id.as_str()], |r| {
-                Ok((
-                    r.get::<_, u32>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, u32>(6)?,
-                    r.get::<_, Option<i64>>(7)?,
-                    r.get::<_, Option<String>>(8)?,
-                    r.get::<_, Option<String>>(9)?,
-                ))
-            })
+            .query_map(params![id.as_str()], |r| RawRecipient::from_row(r, 0))
             .map_err(read)?;
         let mut out = Vec::new();
         for row in rows {
-            let (index, address, orig_rcpt, notify, orcpt, state, attempts, next, reason, dsn) =
-                row.map_err(read)?;
-            let qid = id.as_str();
-            out.push(StoredRecipient {
-                index,
-                address,
-                orig_rcpt,
-                notify: notify
-                    .map(|n| Notify::parse(&n).map_err(|_| corrupt(qid, "dsn_notify", &n)))
-                    .transpose()?,
-                orcpt: orcpt
-                    .map(|o| OrigRcpt::parse(&o).map_err(|_| corrupt(qid, "dsn_orcpt", &o)))
-                    .transpose()?,
-                state: RcptState::parse(&state).ok_or_else(|| corrupt(qid, "state", &state))?,
-                attempts,
-                next_attempt: next,
-                last_reason: reason,
-                last_dsn: dsn,
-            });
+            out.push(row.map_err(read)?.into_recipient(id.as_str())?);
         }
         Ok(out)
+    }
+}
+
+/// The recipient columns (rcpt_index through last_dsn, from `first` on),
+/// before their text is checked.
+struct RawRecipient {
+    index: u32,
+    address: String,
+    orig_rcpt: Option<String>,
+    notify: Option<String>,
+    orcpt: Option<String>,
+    state: String,
+    attempts: u32,
+    next_attempt: Option<i64>,
+    last_reason: Option<String>,
+    last_dsn: Option<String>,
+}
+
+impl RawRecipient {
+    fn from_row(r: &Row<'_>, first: usize) -> rusqlite::Result<RawRecipient> {
+        Ok(RawRecipient {
+            index: r.get(first)?,
+            address: r.get(first + 1)?,
+            orig_rcpt: r.get(first + 2)?,
+            notify: r.get(first + 3)?,
+            orcpt: r.get(first + 4)?,
+            state: r.get(first + 5)?,
+            attempts: r.get(first + 6)?,
+            next_attempt: r.get(first + 7)?,
+            last_reason: r.get(first + 8)?,
+            last_dsn: r.get(first + 9)?,
+        })
+    }
+
+    fn into_recipient(self, qid: &str) -> Result<StoredRecipient, QueueError> {
+        Ok(StoredRecipient {
+            index: self.index,
+            address: self.address,
+            orig_rcpt: self.orig_rcpt,
+            notify: self
+                .notify
+                .map(|n| Notify::parse(&n).map_err(|_| corrupt(qid, "dsn_notify", &n)))
+                .transpose()?,
+            orcpt: self
+                .orcpt
+                .map(|o| OrigRcpt::parse(&o).map_err(|_| corrupt(qid, "dsn_orcpt", &o)))
+                .transpose()?,
+            state: RcptState::parse(&self.state)
+                .ok_or_else(|| corrupt(qid, "state", &self.state))?,
+            attempts: self.attempts,
+            next_attempt: self.next_attempt,
+            last_reason: self.last_reason,
+            last_dsn: self.last_dsn,
+        })
     }
 }
 

@@ -16,8 +16,9 @@ use std::time::Duration;
 /// The database file inside `queue_directory`.
 pub const DB_FILE: &str = "queue.db";
 
-/// The schema version this code reads and writes.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The schema version this code reads and writes (1: messages and recipients;
+/// 2: `origins`, the maildrop files pickup has queued, and the mailq index).
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How long a reader waits for the writer's lock before reporting the queue busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -72,6 +73,22 @@ CREATE TABLE recipients (
 
 CREATE INDEX messages_by_queue ON messages (queue_name, queue_id);
 CREATE INDEX recipients_due ON recipients (state, next_attempt);
+";
+
+/// Version 2. `origins` remembers, beyond the life of the message, which outside
+/// source a message was queued from (`maildrop:NAME` for a pickup file), in the
+/// same transaction as the message: pickup deletes the file only after the
+/// commit, and a file found again after a crash in between is recognised, not
+/// queued twice. `messages_listing` covers every column mailq reads, so the
+/// listing never touches the content pages.
+const SCHEMA_V2: &str = "
+CREATE TABLE origins (
+    origin          TEXT PRIMARY KEY,
+    queue_id        TEXT NOT NULL,
+    recorded        INTEGER NOT NULL       -- Unix seconds
+) STRICT;
+
+CREATE INDEX messages_listing ON messages (queue_id, queue_name, arrival, size, sender);
 ";
 
 /// Path of the database in `queue_directory`.
@@ -147,22 +164,27 @@ fn user_version(conn: &Connection, path: &Path) -> Result<i64, QueueError> {
         })
 }
 
-/// Creates the tables in a new file; refuses a file written by a newer Postern
-/// rather than guess at its layout.
+/// Creates the tables in a new file or upgrades an older one; refuses a file
+/// written by a newer Postern rather than guess at its layout.
 fn migrate(conn: &Connection, path: &Path) -> Result<(), QueueError> {
     let version = user_version(conn, path)?;
     if version == SCHEMA_VERSION {
         return Ok(());
     }
-    if version != 0 {
+    if !(0..=SCHEMA_VERSION).contains(&version) {
         return Err(QueueError::SchemaVersion {
             path: path.to_path_buf(),
             found: version,
             supported: SCHEMA_VERSION,
         });
     }
-    let sql =
-        format!("BEGIN IMMEDIATE; {SCHEMA_V1} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;");
+    // Each step brings the file from the version before it (0: a new file).
+    let steps = match version {
+        0 => format!("{SCHEMA_V1} {SCHEMA_V2}"),
+        1 => SCHEMA_V2.to_string(),
+        _ => String::new(),
+    };
+    let sql = format!("BEGIN IMMEDIATE; {steps} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;");
     conn.execute_batch(&sql).map_err(|source| {
         let _ = conn.execute_batch("ROLLBACK");
         QueueError::Schema {
@@ -170,4 +192,38 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), QueueError> {
             source,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A queue written by schema 1 is upgraded in place, messages kept.
+    #[test]
+    fn version_1_is_upgraded_to_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(db_path(dir.path())).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch(&format!("{SCHEMA_V1} PRAGMA user_version = 1;"))
+            .unwrap();
+        conn.execute(
+            "INSERT INTO messages (queue_id, queue_name, arrival, sender, size, client_name,
+                 client_addr, helo, protocol, content)
+             VALUES ('0000000001', 'hold', 0, '', 0, '', '', '', 'local', x'')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let conn = open_writer(dir.path()).unwrap();
+        assert_eq!(user_version(&conn, dir.path()).unwrap(), SCHEMA_VERSION);
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        conn.execute(
+            "INSERT INTO origins VALUES ('maildrop:x', '0000000001', 0)",
+            [],
+        )
+        .unwrap();
+    }
 }

@@ -432,3 +432,86 @@ fn kill_dash_nine_after_receipt_loses_nothing() {
         "victim@example.org"
     );
 }
+
+#[test]
+fn insert_once_refuses_a_second_insert_from_the_same_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let h = store.handle();
+    let first = h
+        .insert_once(message(&h, "a@x", &["b@y"]), "maildrop:f1")
+        .unwrap();
+    h.delete(first.queue_id()).unwrap(); // delivered: the origin outlives it
+    let again = h.insert_once(message(&h, "a@x", &["b@y"]), "maildrop:f1");
+    assert!(
+        matches!(again, Err(QueueError::AlreadyQueued { ref queue_id, .. }) if queue_id == first.queue_id().as_str())
+    );
+    let r = Reader::open(dir.path()).unwrap();
+    assert_eq!(r.origins("maildrop:").unwrap(), vec!["maildrop:f1"]);
+    h.forget_origin("maildrop:f1").unwrap();
+    assert!(r.origins("maildrop:").unwrap().is_empty());
+    assert!(h
+        .insert_once(message(&h, "a@x", &["b@y"]), "maildrop:f1")
+        .is_ok());
+}
+
+#[test]
+fn flush_makes_deferred_recipients_due_by_message_or_domain() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let h = store.handle();
+    let defer = |rcpt_index| Attempt {
+        rcpt_index,
+        outcome: Outcome::Deferred(Dsn::new(StatusCode::parse("4.4.1").unwrap(), "refused")),
+        next_attempt: Some(4_000_000_000),
+        tls: None,
+    };
+    let m1 = h
+        .insert(message(&h, "s@x", &["a@one.example", "b@two.example"]))
+        .unwrap();
+    let m2 = h.insert(message(&h, "s@x", &["c@one_example"])).unwrap();
+    for (m, n) in [(&m1, 2), (&m2, 1)] {
+        h.record(m.queue_id(), (0..n).map(defer).collect()).unwrap();
+    }
+    let next = |id: &QueueId| -> Vec<Option<i64>> {
+        let r = Reader::open(dir.path()).unwrap();
+        let m = r.load(id).unwrap().unwrap();
+        m.entry.recipients.iter().map(|r| r.next_attempt).collect()
+    };
+    // `_` in the site is literal, not LIKE's wildcard.
+    h.flush(None, Some("one.example")).unwrap();
+    assert_eq!(next(m1.queue_id()), vec![None, Some(4_000_000_000)]);
+    assert_eq!(next(m2.queue_id()), vec![Some(4_000_000_000)]);
+    h.flush(Some(m2.queue_id()), None).unwrap();
+    assert_eq!(next(m2.queue_id()), vec![None]);
+    h.flush(None, None).unwrap();
+    assert_eq!(next(m1.queue_id()), vec![None, None]);
+}
+
+#[test]
+fn streaming_listing_matches_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let h = store.handle();
+    for i in 0..20 {
+        let rcpts: Vec<String> = (0..i % 3 + 1).map(|r| format!("r{r}@x")).collect();
+        let refs: Vec<&str> = rcpts.iter().map(String::as_str).collect();
+        let _ = h.insert(message(&h, "s@x", &refs)).unwrap();
+    }
+    let r = Reader::open(dir.path()).unwrap();
+    let mut streamed = Vec::new();
+    r.for_each_entry(None, None, |e| {
+        streamed.push(e);
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(streamed, r.list().unwrap());
+    let one = streamed[5].queue_id.clone();
+    let mut just = Vec::new();
+    r.for_each_entry(Some(QueueName::Incoming), Some(&one), |e| {
+        just.push(e.queue_id);
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(just, vec![one]);
+}

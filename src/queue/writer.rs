@@ -14,7 +14,7 @@ use super::record::{Attempt, NewMessage, QueueName, RcptState};
 use super::{schema, QueueError};
 use crate::mail::dsn::{Outcome, StatusCode};
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
-use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -47,15 +47,35 @@ impl Durable {
 /// Changes to messages already queued.
 #[derive(Debug)]
 enum Update {
-    Record { id: QueueId, attempts: Vec<Attempt> },
-    Move { id: QueueId, to: QueueName },
-    Delete { id: QueueId },
+    Record {
+        id: QueueId,
+        attempts: Vec<Attempt>,
+    },
+    Move {
+        id: QueueId,
+        to: QueueName,
+    },
+    Delete {
+        id: QueueId,
+    },
+    /// Deferred recipients due now (postqueue -f, -i ID, -s site).
+    Flush {
+        id: Option<QueueId>,
+        domain: Option<String>,
+    },
+    /// The source of a message is gone (pickup removed its maildrop file).
+    ForgetOrigin {
+        origin: String,
+    },
 }
 
 #[derive(Debug)]
 enum Request {
     Insert {
         message: Box<NewMessage>,
+        /// Recorded in `origins` with the message; an origin already recorded
+        /// refuses the insert (`QueueError::AlreadyQueued`).
+        origin: Option<String>,
         reply: Sender<Result<Durable, QueueError>>,
     },
     Update {
@@ -80,9 +100,43 @@ impl QueueHandle {
 
     /// Queues a message and waits until it is durable.
     pub fn insert(&self, message: NewMessage) -> Result<Durable, QueueError> {
+        self.insert_from(message, None)
+    }
+
+    /// Queues a message taken from an outside source named `origin` (pickup:
+    /// `maildrop:FILE`) exactly once: the origin is committed with the message
+    /// and outlives it, and a second insert from the same origin fails with
+    /// `QueueError::AlreadyQueued`, so a crash between the commit and removing
+    /// the source cannot queue the message twice.
+    pub fn insert_once(&self, message: NewMessage, origin: &str) -> Result<Durable, QueueError> {
+        self.insert_from(message, Some(origin.to_string()))
+    }
+
+    /// Forgets an origin once its source is gone for good.
+    pub fn forget_origin(&self, origin: &str) -> Result<(), QueueError> {
+        self.update(Update::ForgetOrigin {
+            origin: origin.to_string(),
+        })
+    }
+
+    /// Makes deferred recipients due at once: all (`postqueue -f`), one
+    /// message's (`-i ID`) or those at one domain (`-s site`).
+    pub fn flush(&self, id: Option<&QueueId>, domain: Option<&str>) -> Result<(), QueueError> {
+        self.update(Update::Flush {
+            id: id.cloned(),
+            domain: domain.map(str::to_string),
+        })
+    }
+
+    fn insert_from(
+        &self,
+        message: NewMessage,
+        origin: Option<String>,
+    ) -> Result<Durable, QueueError> {
         let (reply, answer) = bounded(1);
         let request = Request::Insert {
             message: Box::new(message),
+            origin,
             reply,
         };
         self.tx.send(request).map_err(|_| QueueError::WriterGone)?;
@@ -263,7 +317,14 @@ fn apply_in_savepoint(tx: &mut Transaction<'_>, request: &Request) -> Result<(),
         source: Arc::new(source),
     })?;
     match request {
-        Request::Insert { message, .. } => insert(&sp, message)?,
+        Request::Insert {
+            message, origin, ..
+        } => {
+            if let Some(origin) = origin {
+                record_origin(&sp, origin, &message.queue_id)?;
+            }
+            insert(&sp, message)?
+        }
         Request::Update { update, .. } => apply_update(&sp, update)?,
         Request::Shutdown => {}
     }
@@ -275,7 +336,7 @@ fn apply_in_savepoint(tx: &mut Transaction<'_>, request: &Request) -> Result<(),
 fn answer_ok(request: Request) {
     // A session that gave up waiting has dropped its receiver; nothing to tell.
     match request {
-        Request::Insert { message, reply } => {
+        Request::Insert { message, reply, .. } => {
             let _ = reply.send(Ok(Durable {
                 queue_id: message.queue_id,
             }));
@@ -370,8 +431,62 @@ fn insert(conn: &Connection, m: &NewMessage) -> Result<(), QueueError> {
     Ok(())
 }
 
+/// Notes where a message came from; refuses an origin already recorded.
+fn record_origin(conn: &Connection, origin: &str, id: &QueueId) -> Result<(), QueueError> {
+    let seen: Option<String> = conn
+        .query_row(
+            "SELECT queue_id FROM origins WHERE origin = ?1",
+            [origin],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(QueueError::Read)?;
+    if let Some(queue_id) = seen {
+        return Err(QueueError::AlreadyQueued {
+            origin: origin.to_string(),
+            queue_id,
+        });
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    conn.execute(
+        "INSERT INTO origins (origin, queue_id, recorded) VALUES (?1, ?2, ?3)",
+        params![origin, id.as_str(), now],
+    )
+    .map_err(|source| QueueError::Write {
+        queue_id: id.clone(),
+        source,
+    })?;
+    Ok(())
+}
+
 fn apply_update(conn: &Connection, update: &Update) -> Result<(), QueueError> {
     match update {
+        Update::ForgetOrigin { origin } => {
+            conn.execute("DELETE FROM origins WHERE origin = ?1", [origin])
+                .map_err(QueueError::Read)?;
+            Ok(())
+        }
+        Update::Flush { id, domain } => {
+            // '%@domain' with LIKE's wildcards in the site name escaped.
+            let pattern = domain.as_ref().map(|d| {
+                let escaped = d
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                format!("%@{escaped}")
+            });
+            conn.execute(
+                "UPDATE recipients SET next_attempt = NULL
+                 WHERE state = 'deferred'
+                   AND (?1 IS NULL OR queue_id = ?1)
+                   AND (?2 IS NULL OR address LIKE ?2 ESCAPE '\\')",
+                params![id.as_ref().map(QueueId::as_str), pattern],
+            )
+            .map_err(QueueError::Read)?;
+            Ok(())
+        }
         Update::Record { id, attempts } => attempts
             .iter()
             .try_for_each(|attempt| record(conn, id, attempt)),
