@@ -1,7 +1,8 @@
 //! Acceptance (issue 3): a `250 ... queued as ID` means the message is on
 //! disk. The master is killed with SIGKILL the moment the 250 arrives (no
 //! shutdown, no chance to flush anything), restarted with `postfix start`, and
-//! the message is in the queue with its envelope and content.
+//! the message is in the queue with its envelope and content, as the queue
+//! database, `postqueue -j` and `postcat -q` show it.
 
 mod common;
 
@@ -59,6 +60,36 @@ fn message_acknowledged_before_kill_9_is_in_the_queue_after_restart() {
         m.content.len()
     );
     assert_eq!(m.size, m.content.len() as i64);
+    // The administrator's view through the commands: mailq's JSON and postcat.
+    let cli = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_postern"))
+            .args(args)
+            .env_remove("MAIL_CONFIG")
+            .output()
+            .expect("run postern");
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let dir = inst.path().to_str().unwrap();
+    let json = cli(&["postqueue", "-c", dir, "-j"]);
+    let entry = json
+        .lines()
+        .find(|l| l.contains(&format!("\"queue_id\": \"{id}\"")))
+        .unwrap_or_else(|| panic!("{id} not in postqueue -j:\n{json}"));
+    assert!(
+        entry.contains("\"sender\": \"durable@client.example\""),
+        "{entry}"
+    );
+    assert!(
+        entry.contains("\"address\": \"two@remote.example\""),
+        "{entry}"
+    );
+    let cat = cli(&["postcat", "-c", dir, "-q", &id]);
+    assert!(cat.contains("line 1999 of the durable message"), "{cat}");
     // And the restarted daemon accepts mail again.
     let mut c = RawSmtp::connect(inst.port);
     assert_eq!(c.read_reply().unwrap().code, 220);
