@@ -17,34 +17,7 @@
 
 use super::{open, Map, MapError, OpenFlags};
 
-/// Splits a table list at commas and whitespace outside braces.
-pub fn split_list(value: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut depth = 0usize;
-    for c in value.chars() {
-        match c {
-            '{' => {
-                depth += 1;
-                cur.push(c);
-            }
-            '}' => {
-                depth = depth.saturating_sub(1);
-                cur.push(c);
-            }
-            ',' | ' ' | '\t' | '\r' | '\n' if depth == 0 => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-            }
-            _ => cur.push(c),
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
+pub use crate::util::split_list;
 
 /// Tables searched in order.
 pub struct MapList {

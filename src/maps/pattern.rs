@@ -13,8 +13,8 @@
 
 use std::path::Path;
 
-use super::source::{for_each_logical_line, read_file};
-use super::MapError;
+use super::source::{for_each_logical_line, read_file, SourceFile};
+use super::{Map, MapError};
 
 /// Capture-group spans of one match; index 0 is the whole match.
 pub type Groups = Vec<Option<(usize, usize)>>;
@@ -131,6 +131,47 @@ enum Rule<P> {
         end: usize,
     },
     Endif,
+}
+
+/// A pattern table (`regexp:` or `pcre:`): its rules and its source file, so a
+/// daemon can notice the file changed.
+pub struct PatternMap<P> {
+    spec: String,
+    file: SourceFile,
+    rules: RuleSet<P>,
+}
+
+impl<P: Pattern> PatternMap<P> {
+    /// Reads and compiles `name` as a `kind` table (`regexp` or `pcre`).
+    pub fn open_kind(kind: &str, name: &str, utf8: bool) -> Result<PatternMap<P>, MapError> {
+        Ok(PatternMap {
+            spec: format!("{kind}:{name}"),
+            file: SourceFile::new(name),
+            rules: RuleSet::load(kind, name, utf8)?,
+        })
+    }
+}
+
+impl<P: Pattern> Map for PatternMap<P> {
+    fn spec(&self) -> &str {
+        &self.spec
+    }
+
+    fn changed(&self) -> bool {
+        self.file.changed()
+    }
+
+    fn is_pattern(&self) -> bool {
+        true
+    }
+
+    fn lookup(&self, key: &str) -> Result<Option<String>, MapError> {
+        self.rules.lookup(key).map_err(|reason| MapError::Match {
+            table: self.spec.clone(),
+            key: key.to_string(),
+            reason,
+        })
+    }
 }
 
 /// A loaded `regexp:` or `pcre:` table.

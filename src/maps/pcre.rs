@@ -11,9 +11,7 @@
 
 use pcre2::bytes::{Regex, RegexBuilder};
 
-use super::pattern::{Groups, Pattern, RuleSet};
-use super::source::SourceFile;
-use super::{Map, MapError};
+use super::pattern::{Groups, Pattern};
 
 /// One compiled PCRE pattern.
 pub struct PcrePattern {
@@ -145,44 +143,7 @@ fn dollar_end_only(pattern: &str) -> String {
 }
 
 /// A `pcre:` table.
-pub struct PcreMap {
-    spec: String,
-    file: SourceFile,
-    rules: RuleSet<PcrePattern>,
-}
-
-impl PcreMap {
-    /// Reads and compiles `name`.
-    pub fn open(name: &str, utf8: bool) -> Result<PcreMap, MapError> {
-        Ok(PcreMap {
-            spec: format!("pcre:{name}"),
-            file: SourceFile::new(name),
-            rules: RuleSet::load("pcre", name, utf8)?,
-        })
-    }
-}
-
-impl Map for PcreMap {
-    fn spec(&self) -> &str {
-        &self.spec
-    }
-
-    fn changed(&self) -> bool {
-        self.file.changed()
-    }
-
-    fn is_pattern(&self) -> bool {
-        true
-    }
-
-    fn lookup(&self, key: &str) -> Result<Option<String>, MapError> {
-        self.rules.lookup(key).map_err(|reason| MapError::Match {
-            table: self.spec.clone(),
-            key: key.to_string(),
-            reason,
-        })
-    }
-}
+pub type PcreMap = super::pattern::PatternMap<PcrePattern>;
 
 #[cfg(test)]
 mod tests {

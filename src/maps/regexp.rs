@@ -25,9 +25,7 @@
 
 use regex::bytes::{Regex, RegexBuilder};
 
-use super::pattern::{Groups, Pattern, RuleSet};
-use super::source::SourceFile;
-use super::{Map, MapError};
+use super::pattern::{Groups, Pattern};
 
 /// One compiled POSIX pattern.
 pub struct PosixPattern {
@@ -214,44 +212,7 @@ impl Pattern for PosixPattern {
 }
 
 /// A `regexp:` table.
-pub struct RegexpMap {
-    spec: String,
-    file: SourceFile,
-    rules: RuleSet<PosixPattern>,
-}
-
-impl RegexpMap {
-    /// Reads and compiles `name`.
-    pub fn open(name: &str, utf8: bool) -> Result<RegexpMap, MapError> {
-        Ok(RegexpMap {
-            spec: format!("regexp:{name}"),
-            file: SourceFile::new(name),
-            rules: RuleSet::load("regexp", name, utf8)?,
-        })
-    }
-}
-
-impl Map for RegexpMap {
-    fn spec(&self) -> &str {
-        &self.spec
-    }
-
-    fn changed(&self) -> bool {
-        self.file.changed()
-    }
-
-    fn is_pattern(&self) -> bool {
-        true
-    }
-
-    fn lookup(&self, key: &str) -> Result<Option<String>, MapError> {
-        self.rules.lookup(key).map_err(|reason| MapError::Match {
-            table: self.spec.clone(),
-            key: key.to_string(),
-            reason,
-        })
-    }
-}
+pub type RegexpMap = super::pattern::PatternMap<PosixPattern>;
 
 #[cfg(test)]
 mod tests {
