@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::daemon::{
-    free_port, postfix_command, postfix_user, process_uids, wait_for_banner, Instance, HOSTNAME,
+    free_port, postfix_command, process_uids, wait_for_banner, Instance, HOSTNAME,
 };
 
 #[test]
@@ -140,8 +140,13 @@ fn bad_main_cf_fails_with_file_and_line() {
     let inst = Instance::new("this line has no equals sign");
     let o = inst.postfix(&["start"]);
     assert_ne!(o.code, 0);
+    let main_cf = std::fs::read_to_string(inst.path().join("main.cf")).unwrap();
+    let line = 1 + main_cf
+        .lines()
+        .position(|l| l == "this line has no equals sign")
+        .unwrap();
     let want = format!(
-        "{}/main.cf, line 7: missing '=' after attribute name: \"this line has no equals sign\"",
+        "{}/main.cf, line {line}: missing '=' after attribute name: \"this line has no equals sign\"",
         inst.path().display()
     );
     assert!(o.stderr.contains(&want), "{}", o.stderr);
@@ -211,7 +216,7 @@ fn runs_as_mail_owner_when_started_as_root() {
     inst.start();
     let uids = process_uids(inst.pid());
     if nix::unistd::Uid::effective().is_root() {
-        let (uid, _) = postfix_user();
+        let (uid, _) = common::tools::postfix_ids();
         assert!(uids.iter().all(|u| *u == uid), "uids {uids:?}, want {uid}");
         // Every thread, the queue writer started before the drop included.
         #[cfg(target_os = "linux")]

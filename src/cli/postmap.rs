@@ -262,7 +262,7 @@ impl Driver<'_> {
         let mut lines = text.lines();
         let mut header: Option<String> = None;
         let mut separator = None;
-        while let Some(line) = lines.next() {
+        for line in lines.by_ref() {
             if line.is_empty() {
                 separator = Some(line);
                 break;

@@ -187,7 +187,7 @@ mod tests {
         ::log::warn!("hello {}", 42);
         let text = std::fs::read_to_string(&path).unwrap();
         let re = regex::Regex::new(
-            r"^[A-Z][a-z]{2} [ 1-3][0-9] \d\d:\d\d:\d\d mx postfix-test/smtpd\[\d+\]: warning: hello 42\n$",
+            r"^[A-Z][a-z]{2} [0-3][0-9] \d\d:\d\d:\d\d mx postfix-test/smtpd\[\d+\]: warning: hello 42\n$",
         )
         .unwrap();
         assert!(re.is_match(&text), "{text:?}");

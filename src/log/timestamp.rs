@@ -1,6 +1,10 @@
-//! Syslog-style local timestamps (`Nov  3 12:00:00`), as Postfix's maillog_file writes.
+//! Local timestamps as Postfix's maillog_file writes them (`Nov 03 12:00:00`).
+//!
+//! Postfix's postlogd formats with strftime "%b %d %H:%M:%S" (msg_logger.c),
+//! so the day is zero-padded, unlike syslog's `Nov  3`; log readers such as
+//! pflogsumm accept both.
 
-/// The current local time as `Mmm dd hh:mm:ss`, day padded with a space.
+/// The current local time as `Mmm dd hh:mm:ss`, day padded with a zero.
 pub fn now() -> String {
     let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
         .map(|ts| ts.tv_sec())
@@ -17,11 +21,11 @@ pub fn format(t: libc::time_t) -> String {
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
     if !ok {
-        return "Jan  1 00:00:00".into();
+        return "Jan 01 00:00:00".into();
     }
     let month = MONTHS.get(tm.tm_mon as usize).copied().unwrap_or("Jan");
     format!(
-        "{} {:>2} {:02}:{:02}:{:02}",
+        "{} {:02} {:02}:{:02}:{:02}",
         month, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec
     )
 }
@@ -33,5 +37,13 @@ mod tests {
         let s = super::now();
         assert_eq!(s.len(), 15, "{s}");
         assert_eq!(&s[3..4], " ");
+    }
+
+    #[test]
+    fn day_is_zero_padded_as_postfix_maillog_file() {
+        // 2026-12-05 12:00 UTC: the 4th, 5th or 6th in any time zone.
+        let s = super::format(1_796_472_000);
+        assert!(s.starts_with("Dec 0"), "{s}");
+        assert_eq!(s.len(), 15, "{s}");
     }
 }

@@ -6,7 +6,7 @@
 //! created by Debian's postfix package), so every directory here is 0755.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -30,11 +30,8 @@ impl From<Output> for Out {
     }
 }
 
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local_addr").port()
-}
+/// The harness's one free-port picker (tools.rs), re-exported for daemon tests.
+pub use super::tools::free_port;
 
 /// The postern binary, called as `postfix`.
 pub fn postfix_command() -> Command {
@@ -73,12 +70,17 @@ impl Instance {
         inst
     }
 
-    /// Rewrites main.cf: the fixed test settings, then `extra`.
+    /// Rewrites main.cf: the fixed test settings, then `extra`. A current
+    /// `compatibility_level` (as the Postfix harness sets) gives the Postfix
+    /// 3.x defaults, smtpd_relay_restrictions included. The host's
+    /// /etc/aliases is never used (`alias_maps` is empty), so unknown local
+    /// users are checked against passwd only (`local_recipient_maps`).
     pub fn write_main(&self, extra: &str) {
         let d = self.path().display();
         let text = format!(
             "myhostname = {HOSTNAME}\nqueue_directory = {d}/queue\ndata_directory = {d}/data\n\
-             maillog_file = {d}/maillog\ninet_interfaces = 127.0.0.1\ninet_protocols = ipv4\n{extra}\n"
+             maillog_file = {d}/maillog\ninet_interfaces = 127.0.0.1\ninet_protocols = ipv4\n\
+             compatibility_level = 3.6\nalias_maps =\nalias_database =\n{extra}\n"
         );
         std::fs::write(self.path().join("main.cf"), text).expect("write main.cf");
     }
@@ -144,6 +146,27 @@ impl Instance {
         }
     }
 
+    /// Every message in the queue database (`$queue_directory/queue.db`), read
+    /// with SQLite directly (Postern has no `postqueue`/`postcat` yet), oldest
+    /// first; empty when the database does not exist yet.
+    pub fn queued(&self) -> Vec<Queued> {
+        read_queue(&self.path().join("queue"))
+    }
+
+    /// The queued message `id`; panics with the queue listing when absent.
+    pub fn queued_message(&self, id: &str) -> Queued {
+        let all = self.queued();
+        let ids: Vec<String> = all.iter().map(|m| m.queue_id.clone()).collect();
+        all.into_iter()
+            .find(|m| m.queue_id == id)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{id} not in the queue (it holds {ids:?})\nlog:\n{}",
+                    self.log()
+                )
+            })
+    }
+
     /// Connects to the instance's port and reads the first reply line.
     pub fn connect(&self) -> Client {
         Client::connect(self.port)
@@ -169,6 +192,124 @@ impl Drop for Instance {
             );
         }
     }
+}
+
+/// One message as the queue database holds it.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub queue_id: String,
+    /// `incoming`, `active`, `deferred` or `hold`.
+    pub queue_name: String,
+    pub sender: String,
+    pub recipients: Vec<String>,
+    /// Content octets as the queue records them.
+    pub size: i64,
+    pub protocol: String,
+    pub helo: String,
+    pub tls_protocol: Option<String>,
+    pub tls_ccert_fingerprint: Option<String>,
+    /// The stored content (Received header first), CRLF line ends.
+    pub content: Vec<u8>,
+}
+
+impl Queued {
+    /// The content as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.content).into_owned()
+    }
+
+    /// The first header `name` (case-insensitive), folded lines joined with
+    /// their leading white space kept as one space.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let text = self.text();
+        let head = text.split("\r\n\r\n").next().unwrap_or("");
+        let mut fields: Vec<String> = Vec::new();
+        for line in head.split("\r\n") {
+            if line.starts_with([' ', '\t']) {
+                if let Some(last) = fields.last_mut() {
+                    last.push(' ');
+                    last.push_str(line.trim_start());
+                }
+            } else {
+                fields.push(line.to_string());
+            }
+        }
+        fields.into_iter().find_map(|f| {
+            let (n, v) = f.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+}
+
+/// Reads every message of the queue database in `queue_directory`, read-only
+/// (the daemon, running as mail_owner, keeps its WAL files).
+pub fn read_queue(queue_directory: &Path) -> Vec<Queued> {
+    use rusqlite::{Connection, OpenFlags};
+    let db = queue_directory.join("queue.db");
+    if !db.exists() {
+        return Vec::new();
+    }
+    let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap_or_else(|e| panic!("open {}: {e}", db.display()));
+    conn.busy_timeout(Duration::from_secs(10))
+        .expect("busy_timeout");
+    let mut stmt = conn
+        .prepare(
+            "SELECT queue_id, queue_name, sender, size, protocol, helo, tls_protocol, \
+             tls_ccert_fingerprint, content FROM messages ORDER BY queue_id",
+        )
+        .expect("prepare messages query");
+    let mut out: Vec<Queued> = stmt
+        .query_map([], |r| {
+            Ok(Queued {
+                queue_id: r.get(0)?,
+                queue_name: r.get(1)?,
+                sender: r.get(2)?,
+                size: r.get(3)?,
+                protocol: r.get(4)?,
+                helo: r.get(5)?,
+                tls_protocol: r.get(6)?,
+                tls_ccert_fingerprint: r.get(7)?,
+                content: r.get(8)?,
+                recipients: Vec::new(),
+            })
+        })
+        .expect("query messages")
+        .collect::<Result<_, _>>()
+        .expect("read messages");
+    let mut rcpt = conn
+        .prepare("SELECT address FROM recipients WHERE queue_id = ?1 ORDER BY rcpt_index")
+        .expect("prepare recipients query");
+    for m in &mut out {
+        m.recipients = rcpt
+            .query_map([&m.queue_id], |r| r.get(0))
+            .expect("query recipients")
+            .collect::<Result<_, _>>()
+            .expect("read recipients");
+    }
+    out
+}
+
+/// main.cf lines for STARTTLS with the test PKI: the server certificate,
+/// `may`, client certificates asked for and checked against the test CA,
+/// sha256 fingerprints, the TLS clause in Received headers.
+pub fn tls_main_cf(pki: &super::certs::Pki) -> String {
+    format!(
+        "smtpd_tls_cert_file = {}\nsmtpd_tls_key_file = {}\nsmtpd_tls_CAfile = {}\n\
+         smtpd_tls_security_level = may\nsmtpd_tls_ask_ccert = yes\n\
+         smtpd_tls_fingerprint_digest = sha256\nsmtpd_tls_received_header = yes\n",
+        pki.server.cert_pem.display(),
+        pki.server.key_pem.display(),
+        pki.ca.cert_pem.display()
+    )
+}
+
+/// The queue ID in a `250 2.0.0 Ok: queued as ID` reply; panics on anything else.
+pub fn queued_as(reply: &str) -> String {
+    let (_, id) = reply
+        .split_once("queued as ")
+        .unwrap_or_else(|| panic!("not a queued reply: {reply:?}"));
+    id.trim().to_string()
 }
 
 /// A plain SMTP client over a real socket.
@@ -231,14 +372,6 @@ pub fn wait_for_banner(port: u16) -> Client {
         assert!(Instant::now() < until, "nothing listens on port {port}");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// The uid and gid mail_owner `postfix` has on this machine (Debian's package).
-pub fn postfix_user() -> (u32, u32) {
-    let u = nix::unistd::User::from_name("postfix")
-        .expect("getpwnam")
-        .expect("user postfix missing: install the postfix package, as CI does");
-    (u.uid.as_raw(), u.gid.as_raw())
 }
 
 /// The real, effective, saved and file-system uids of `pid` (Linux /proc).
