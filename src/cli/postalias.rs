@@ -14,9 +14,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::postmap::{
-    finish, full_spec, load_config, parse_options, read_stdin, Driver, Fatal, Options, Tool,
-};
+use super::postmap::{finish, full_spec, load_config, read_stdin, run_tool, Fatal, Options, Tool};
 use crate::config::Config;
 use crate::maps::{self, alias, indexed::IndexedMap, source, MapError};
 
@@ -87,25 +85,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
 }
 
 fn main(args: &[String]) -> Result<bool, Fatal> {
-    let mut o = parse_options(Tool::Postalias, args)?;
-    if o.verbose {
-        crate::log::init("postalias", crate::log::Settings::command_line(true));
-    }
-    let cfg = load_config(&mut o, Tool::Postalias)?;
-    let default_type = cfg.get("default_database_type");
-    let driver = Driver {
-        tool: Tool::Postalias,
-        options: &o,
-        specs: o.maps.iter().map(|m| full_spec(m, &default_type)).collect(),
-    };
-    if let Some(r) = driver.run_non_build() {
-        return r;
-    }
-    let mut stdin = None;
-    for spec in &driver.specs {
-        build(spec, &o, &cfg, &mut stdin)?;
-    }
-    Ok(true)
+    run_tool(Tool::Postalias, args, build)
 }
 
 /// The tables named in `alias_database` (comma or space separated).

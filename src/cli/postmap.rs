@@ -438,14 +438,26 @@ pub fn run(args: Vec<String>) -> ExitCode {
 }
 
 fn main(args: &[String]) -> Result<bool, Fatal> {
-    let mut o = parse_options(Tool::Postmap, args)?;
+    run_tool(Tool::Postmap, args, |spec, o, _cfg, stdin| {
+        build(spec, o, stdin)
+    })
+}
+
+/// The body shared by postmap and postalias: options, main.cf, then either a
+/// query/dump/delete or a build of every named table with `build`.
+pub(super) fn run_tool(
+    tool: Tool,
+    args: &[String],
+    build: impl Fn(&str, &Options, &Config, &mut Option<Vec<u8>>) -> Result<(), Fatal>,
+) -> Result<bool, Fatal> {
+    let mut o = parse_options(tool, args)?;
     if o.verbose {
-        crate::log::init("postmap", crate::log::Settings::command_line(true));
+        crate::log::init(tool.name(), crate::log::Settings::command_line(true));
     }
-    let cfg = load_config(&mut o, Tool::Postmap)?;
+    let cfg = load_config(&mut o, tool)?;
     let default_type = cfg.get("default_database_type");
     let driver = Driver {
-        tool: Tool::Postmap,
+        tool,
         options: &o,
         specs: o.maps.iter().map(|m| full_spec(m, &default_type)).collect(),
     };
@@ -454,7 +466,7 @@ fn main(args: &[String]) -> Result<bool, Fatal> {
     }
     let mut stdin = None;
     for spec in &driver.specs {
-        build(spec, &o, &mut stdin)?;
+        build(spec, &o, &cfg, &mut stdin)?;
     }
     Ok(true)
 }
