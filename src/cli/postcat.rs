@@ -30,13 +30,7 @@ struct Options {
 /// Runs `postcat`.
 pub fn run(args: Vec<String>) -> ExitCode {
     crate::log::init("postcat", crate::log::Settings::command_line(false));
-    match parse(&args).and_then(main) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Fatal(text)) => {
-            crate::log::fatal(&text);
-            ExitCode::from(1)
-        }
-    }
+    super::queue_cmd::exit_status(parse(&args).and_then(main))
 }
 
 fn parse(args: &[String]) -> Result<Options, Fatal> {

@@ -27,6 +27,18 @@ impl<E: std::fmt::Display> From<E> for Fatal {
     }
 }
 
+/// The exit status of postcat and postsuper: 0, or 1 after logging the
+/// fatal error as Postfix's `msg_fatal` does.
+pub(super) fn exit_status(r: Result<(), Fatal>) -> std::process::ExitCode {
+    match r {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(Fatal(text)) => {
+            crate::log::fatal(&text);
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
 /// main.cf for a queue command, with logging set up under `program`.
 pub(super) fn load(
     program: &str,
