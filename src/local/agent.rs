@@ -246,6 +246,7 @@ impl Tally {
             relay: "local".to_string(),
             detail,
             forwarded: self.forwarded,
+            tls: None,
         }
     }
 }

@@ -189,6 +189,7 @@ fn defer_all(job: &DeliveryJob, relay: &str, reason: &str) -> Vec<RecipientResul
             relay: relay.to_string(),
             detail: reason.to_string(),
             forwarded: Vec::new(),
+            tls: None,
         })
         .collect()
 }

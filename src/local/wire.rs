@@ -251,6 +251,7 @@ pub fn read_response(r: &mut impl Read) -> Result<Vec<RecipientResult>, WireErro
             relay,
             detail,
             forwarded,
+            tls: None,
         });
     }
     Ok(out)
@@ -282,6 +283,7 @@ mod tests {
                 relay: "local".into(),
                 detail: "unknown user: \"a\"".into(),
                 forwarded: vec![],
+                tls: None,
             },
             RecipientResult {
                 index: 1,
@@ -289,6 +291,7 @@ mod tests {
                 relay: "local".into(),
                 detail: "forwarded".into(),
                 forwarded: vec!["c@z".into(), "d@w".into()],
+                tls: None,
             },
         ];
         let mut buf = Vec::new();

@@ -80,4 +80,19 @@ pub struct RecipientResult {
     /// New recipients this delivery produced (alias or .forward expansion that
     /// must be delivered as a new message, as Postfix's local resubmits them).
     pub forwarded: Vec<String>,
+    /// The TLS this attempt reached (smtp client only; `None` for local agents
+    /// and for attempts that never connected).
+    pub tls: Option<DeliveryTls>,
+}
+
+/// The TLS a delivery attempt reached, recorded per recipient in the queue
+/// with its outcome (so that `postqueue -j` and DSNs can show it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryTls {
+    /// The security level reached (`none`, `may`, `encrypt`, `verify`, ...).
+    pub level: String,
+    pub protocol: Option<String>,
+    pub cipher: Option<String>,
+    pub peer_name: Option<String>,
+    pub peer_fingerprint: Option<String>,
 }

@@ -36,6 +36,7 @@ fn each(job: &DeliveryJob, outcome: Outcome, detail: &str) -> DeliveryResult {
                 relay: "none".into(),
                 detail: detail.to_string(),
                 forwarded: Vec::new(),
+                tls: None,
             })
             .collect(),
     }

@@ -113,6 +113,7 @@ mod tests {
                 relay: "local".into(),
                 detail: String::new(),
                 forwarded: vec!["a@elsewhere".into(), "b@elsewhere".into()],
+                tls: None,
             }],
         };
         resubmit(&store.handle(), &job, &Origin::default(), &mut result);

@@ -295,7 +295,10 @@ impl Scheduler {
                 Outcome::Deferred(d) => entry.deferred.push((r.index, d.clone())),
                 Outcome::Bounced(d) => entry.bounced.push((r.index, d.clone(), r.relay.clone())),
             }
-            attempts.push(self.deferral(&entry, r.index, r.outcome));
+            let tls = r.tls.clone();
+            let mut attempt = self.deferral(&entry, r.index, r.outcome);
+            attempt.tls = tls;
+            attempts.push(attempt);
         }
         self.record(&id, attempts);
         entry.outstanding = entry.outstanding.saturating_sub(1);

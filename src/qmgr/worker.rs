@@ -165,6 +165,7 @@ fn complete(job: &DeliveryJob, mut result: DeliveryResult, soft_bounce: bool) ->
                 relay: "none".into(),
                 detail: String::new(),
                 forwarded: Vec::new(),
+                tls: None,
             });
         }
     }

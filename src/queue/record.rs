@@ -132,16 +132,7 @@ impl RcptState {
     }
 }
 
-/// The TLS a delivery attempt reached, recorded with its outcome.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DeliveryTls {
-    /// The security level reached (`none`, `may`, `encrypt`, `verify`, ...).
-    pub level: String,
-    pub protocol: Option<String>,
-    pub cipher: Option<String>,
-    pub peer_name: Option<String>,
-    pub peer_fingerprint: Option<String>,
-}
+pub use crate::mail::delivery::DeliveryTls;
 
 /// The result of one delivery attempt for one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -296,5 +296,6 @@ fn result(index: u32, done: Result<String, Failure>) -> RecipientResult {
         relay: "virtual".to_string(),
         detail,
         forwarded: Vec::new(),
+        tls: None,
     }
 }
