@@ -24,4 +24,5 @@
 pub mod certs;
 pub mod daemon;
 pub mod postfix;
+pub mod sending;
 pub mod tools;

@@ -19,8 +19,8 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::certs::Pki;
-use super::tools::{chown_to_postfix, free_port, postfix_ids, require_tool, wait_for, wait_port};
+use super::certs::{Cert, Pki};
+use super::tools::{chown_to_postfix, free_port, postfix_ids, require_tool, wait_for};
 
 /// Host name of a receiving instance; the test server certificate carries it.
 pub const RECEIVER_HOSTNAME: &str = "mx.test.example";
@@ -116,8 +116,10 @@ impl Mail {
 /// A private Postfix instance; `stop()` runs on drop.
 pub struct PostfixInstance {
     dir: tempfile::TempDir,
-    /// The smtpd port on 127.0.0.1.
+    /// The smtpd port on `addr`.
     pub port: u16,
+    /// The loopback address smtpd listens on (`127.0.0.1` unless `listen_on`).
+    pub addr: String,
     pub role: Role,
     running: bool,
 }
@@ -152,6 +154,7 @@ impl PostfixInstance {
         let pi = PostfixInstance {
             dir,
             port,
+            addr: "127.0.0.1".to_string(),
             role,
             running: false,
         };
@@ -307,6 +310,30 @@ impl PostfixInstance {
         writeln!(f, "{fingerprint} test-client").expect("write relay_clientcerts");
     }
 
+    /// Moves the smtpd listener (before `start()`) to `ip:port` (another
+    /// loopback address such as 127.0.0.2, e.g. a second MX on the same port as
+    /// another instance), with `inet_interfaces` to match.
+    pub fn listen_on(&mut self, ip: &str, port: u16) {
+        assert!(!self.running, "listen_on() must come before start()");
+        let master = self.config_dir().join("master.cf");
+        let text = fs::read_to_string(&master).expect("read master.cf");
+        let text = text.replace(
+            &format!("{}:{} inet", self.addr, self.port),
+            &format!("{ip}:{port} inet"),
+        );
+        fs::write(&master, text).expect("write master.cf");
+        self.set("inet_interfaces", ip);
+        self.addr = ip.to_string();
+        self.port = port;
+    }
+
+    /// Serves `cert` (and its key) as the STARTTLS server certificate, e.g. one
+    /// from the untrusted CA or with another name; `reload()` when running.
+    pub fn server_cert(&self, cert: &Cert) {
+        self.set("smtpd_tls_cert_file", cert.cert_pem.to_str().unwrap());
+        self.set("smtpd_tls_key_file", cert.key_pem.to_str().unwrap());
+    }
+
     /// `postfix -c DIR start`, then waits for the smtpd port. Should another
     /// process have taken the port since `new()`, moves to a free one: read
     /// `port` after `start()`.
@@ -320,8 +347,8 @@ impl PostfixInstance {
             let text = fs::read_to_string(&master).expect("read master.cf");
             let new_port = free_port();
             let text = text.replace(
-                &format!("127.0.0.1:{} inet", self.port),
-                &format!("127.0.0.1:{new_port} inet"),
+                &format!("{}:{} inet", self.addr, self.port),
+                &format!("{}:{new_port} inet", self.addr),
             );
             fs::write(&master, text).expect("write master.cf");
             self.port = new_port;
@@ -335,10 +362,13 @@ impl PostfixInstance {
             self.log()
         );
         self.running = true;
+        let addr = format!("{}:{}", self.addr, self.port);
         assert!(
-            wait_port(self.port, Duration::from_secs(20)),
-            "Postfix smtpd did not listen on 127.0.0.1:{}\nmaillog:\n{}",
-            self.port,
+            wait_for(Duration::from_secs(20), || std::net::TcpStream::connect(
+                addr.as_str()
+            )
+            .is_ok()),
+            "Postfix smtpd did not listen on {addr}\nmaillog:\n{}",
             self.log()
         );
     }
