@@ -193,9 +193,8 @@ fn client_certificate_relays(which: Which) {
     let mail = t.rx.wait_mail("far@relay.example", 1, WAIT);
     assert!(received_with_tls(&mail[0]), "{}", mail[0].raw);
     assert!(
-        t.rx.log().contains(&format!(
-            "Trusted TLS connection established from localhost[127.0.0.1]"
-        )),
+        t.rx.log()
+            .contains("Trusted TLS connection established from localhost[127.0.0.1]"),
         "{}",
         t.rx.log()
     );

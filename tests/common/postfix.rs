@@ -312,7 +312,9 @@ impl PostfixInstance {
 
     /// Moves the smtpd listener (before `start()`) to `ip:port` (another
     /// loopback address such as 127.0.0.2, e.g. a second MX on the same port as
-    /// another instance), with `inet_interfaces` to match.
+    /// another instance). `inet_interfaces` stays 127.0.0.1: Postfix's master
+    /// refuses an address that is not on an interface (lo has 127.0.0.1/8 only),
+    /// while the explicit address in master.cf binds fine.
     pub fn listen_on(&mut self, ip: &str, port: u16) {
         assert!(!self.running, "listen_on() must come before start()");
         let master = self.config_dir().join("master.cf");
@@ -322,7 +324,6 @@ impl PostfixInstance {
             &format!("{ip}:{port} inet"),
         );
         fs::write(&master, text).expect("write master.cf");
-        self.set("inet_interfaces", ip);
         self.addr = ip.to_string();
         self.port = port;
     }
