@@ -46,7 +46,7 @@ pub struct TlsOutcome {
     /// The level in effect for the destination (`may`, `encrypt`, ...).
     pub policy: TlsLevel,
     /// Facts of the TLS session; `None` for plaintext.
-    pub facts: Option<TlsFacts>,
+    pub facts: Option<Box<TlsFacts>>,
 }
 
 impl TlsOutcome {
@@ -175,7 +175,7 @@ impl Attempt<'_> {
                         ::log::info!("{line}");
                     }
                 }
-                outcome.facts = Some(session.facts);
+                outcome.facts = Some(Box::new(session.facts));
                 Ok(Stream::Tls(Box::new(session.stream)))
             }
             Err(TlsError::NotVerified { reason, facts, .. }) => {
@@ -186,7 +186,7 @@ impl Attempt<'_> {
                     );
                 }
                 ::log::warn!("server certificate verification failed for {name}: {reason}");
-                outcome.facts = Some(*facts);
+                outcome.facts = Some(facts);
                 Err(fail(trouble::not_verified(), &self.peer, outcome))
             }
             Err(e) => {
