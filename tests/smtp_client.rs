@@ -1,0 +1,199 @@
+//! The smtp client through the real daemon, delivering to a real Postfix 3.7
+//! receiver on loopback: a `[127.0.0.1]:port` nexthop from transport_maps in
+//! plaintext with per-recipient results (a 5xx RCPT bounces with Postfix's text
+//! and a bounce reaches the sender), `encrypt` to a server without STARTTLS
+//! deferring with 4.7.4, and MX look-ups through dnsmasq: the second MX used
+//! when the first refuses the connection, STARTTLS at `may`, null MX bounced.
+
+mod common;
+
+use std::time::Duration;
+
+use common::certs::Pki;
+use common::daemon::{free_port, Instance};
+use common::postfix::{PostfixInstance, Role};
+use common::tools::{DnsRecords, Dnsmasq};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// master.cf: Postern's smtpd, the smtp client as `smtp`, and a second client
+/// transport whose level is `encrypt`.
+fn master(port: u16) -> String {
+    format!(
+        "127.0.0.1:{port} inet n - n - - smtpd\n\
+         smtp unix - - n - - smtp\n\
+         enc unix - - n - - smtp -o smtp_tls_security_level=encrypt\n"
+    )
+}
+
+fn postern(extra: &str) -> Instance {
+    let port = free_port();
+    let main = format!(
+        "mynetworks = 127.0.0.0/8\nminimal_backoff_time = 300s\nqueue_run_delay = 300s\n{extra}"
+    );
+    let inst = Instance::with_master(&main, &master(port), port);
+    inst.start();
+    inst
+}
+
+/// Sends one message into Postern over SMTP; returns its queue ID.
+fn send(inst: &Instance, from: &str, to: &[&str], subject: &str) -> String {
+    let mut c = inst.connect();
+    assert!(c.command("EHLO client.test").starts_with("250"));
+    assert!(c.command(&format!("MAIL FROM:<{from}>")).starts_with("250"));
+    for t in to {
+        let r = c.command(&format!("RCPT TO:<{t}>"));
+        assert!(r.starts_with("250"), "RCPT {t}: {r}");
+    }
+    assert!(c.command("DATA").starts_with("354"));
+    let r = c.command(&format!(
+        "Subject: {subject}\r\n\r\nhello\r\n..leading dot\r\n."
+    ));
+    assert!(r.starts_with("250"), "{r}");
+    c.quit();
+    r.rsplit(' ').next().unwrap().to_string()
+}
+
+/// The first log line containing every part, waiting up to `WAIT`.
+fn wait_line(inst: &Instance, parts: &[&str]) -> String {
+    let mut found = None;
+    common::tools::wait_for(WAIT, || {
+        found = inst
+            .log()
+            .lines()
+            .find(|l| parts.iter().all(|p| l.contains(p)))
+            .map(str::to_string);
+        found.is_some()
+    });
+    found.unwrap_or_else(|| panic!("no line with {parts:?} in the log:\n{}", inst.log()))
+}
+
+#[test]
+fn literal_nexthop_plaintext_per_recipient_results_and_encrypt_defers() {
+    let mut rx = PostfixInstance::new(Role::Receiver);
+    rx.start();
+    let p = rx.port;
+    let inst = postern(&format!(
+        "smtp_tls_security_level = may\n\
+         transport_maps = inline:{{ {{test.example=smtp:[127.0.0.1]:{p}}}, \
+         {{other.example=smtp:[127.0.0.1]:{p}}}, {{enc.example=enc:[127.0.0.1]:{p}}} }}\n"
+    ));
+    let id = send(
+        &inst,
+        "sender@test.example",
+        &["good@test.example", "bad@other.example"],
+        "plain",
+    );
+    // The accepted recipient: in the receiver's Maildir, dot-stuffing undone.
+    let mail = rx.wait_mail("good@test.example", 1, WAIT);
+    assert_eq!(mail[0].header("Subject").as_deref(), Some("plain"));
+    assert!(
+        mail[0].body().contains("\n.leading dot\n"),
+        "{}",
+        mail[0].raw
+    );
+    let relay = format!("relay=127.0.0.1[127.0.0.1]:{p}, ");
+    let sent = wait_line(
+        &inst,
+        &[&id, "to=<good@test.example>", &relay, "status=sent"],
+    );
+    assert!(sent.contains("postfix/smtp["), "{sent}");
+    assert!(
+        sent.contains(", tls=may:none, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as "),
+        "{sent}"
+    );
+    // The rejected one, with Postfix's text, and a bounce to the sender.
+    let bounced = wait_line(&inst, &[&id, "to=<bad@other.example>", "status=bounced"]);
+    assert!(
+        bounced.contains(&format!("{relay}delay=",))
+            && bounced.contains(
+                ", tls=may:none, dsn=5.7.1, status=bounced (host 127.0.0.1[127.0.0.1] said: \
+             554 5.7.1 <bad@other.example>: Relay access denied (in reply to RCPT TO command))"
+            ),
+        "{bounced}"
+    );
+    let notice = rx.wait_mail("sender@test.example", 1, WAIT);
+    assert!(
+        notice[0].raw.contains("Relay access denied"),
+        "{}",
+        notice[0].raw
+    );
+    assert!(rx.mailbox("bad@other.example").is_empty());
+
+    // encrypt, but the server offers no STARTTLS: deferred, never plaintext.
+    let id = send(&inst, "sender@test.example", &["x@enc.example"], "encrypt");
+    let line = wait_line(&inst, &[&id, "to=<x@enc.example>", "status=deferred"]);
+    assert!(
+        line.contains(&format!("relay=127.0.0.1[127.0.0.1]:{p}, "))
+            && line.contains(
+                ", tls=encrypt:none, dsn=4.7.4, status=deferred (TLS is required, but was not \
+             offered by host 127.0.0.1[127.0.0.1])"
+            ),
+        "{line}"
+    );
+}
+
+#[test]
+fn mx_order_second_mx_after_refusal_starttls_and_null_mx() {
+    let pki = Pki::new();
+    let mut rx = PostfixInstance::new(Role::Receiver);
+    rx.receiver_tls(&pki);
+    rx.start();
+    let p = rx.port;
+    // mx1 (preferred) is an address where nothing listens: refused.
+    let dns = Dnsmasq::start(
+        &DnsRecords::new()
+            .mx("test.example", "mx1.test.example", 10)
+            .mx("test.example", "mx.test.example", 20)
+            .addr("mx1.test.example", "127.0.0.2")
+            .addr("mx.test.example", "127.0.0.1")
+            .mx("nullmx.test", ".", 0),
+    );
+    let inst = postern(&format!(
+        "dns_nameservers = [127.0.0.1]:{}\nsmtp_tcp_port = {p}\n\
+         smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\n",
+        dns.port
+    ));
+    let id = send(&inst, "sender@test.example", &["user@test.example"], "mx");
+    let mail = rx.wait_mail("user@test.example", 1, WAIT);
+    // The receiver saw TLS (its Received header says so).
+    let received = mail[0].header("Received").unwrap_or_default();
+    assert!(received.contains("(using TLS"), "{received}");
+    wait_line(
+        &inst,
+        &[&format!(
+            "connect to mx1.test.example[127.0.0.2]:{p}: Connection refused"
+        )],
+    );
+    wait_line(&inst, &[&format!(
+        "Untrusted TLS connection established to mx.test.example[127.0.0.1]:{p}: TLSv1.3 with cipher"
+    )]);
+    let sent = wait_line(&inst, &[&id, "to=<user@test.example>", "status=sent"]);
+    assert!(
+        sent.contains(&format!("relay=mx.test.example[127.0.0.1]:{p}, "))
+            && sent
+                .contains(", tls=may:untrusted, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as "),
+        "{sent}"
+    );
+
+    // Null MX (RFC 7505): bounced at once, no connection.
+    let id = send(&inst, "sender@test.example", &["u@nullmx.test"], "null");
+    let line = wait_line(&inst, &[&id, "to=<u@nullmx.test>", "status=bounced"]);
+    assert!(
+        line.contains("relay=none, ")
+            && line.contains(
+                "dsn=5.1.10, status=bounced (Domain nullmx.test does not accept mail (nullMX))"
+            ),
+        "{line}"
+    );
+    // A domain that does not exist: bounced with Postfix's DNS text.
+    let id = send(&inst, "sender@test.example", &["u@nowhere.test"], "nx");
+    let line = wait_line(&inst, &[&id, "to=<u@nowhere.test>", "status=bounced"]);
+    assert!(
+        line.contains(
+            "dsn=5.4.4, status=bounced (Host or domain name not found. Name service error \
+             for name=nowhere.test type=MX: Host not found)"
+        ),
+        "{line}"
+    );
+}
