@@ -1,41 +1,137 @@
-//! The smtp_tls_* parameters (and tls_* globals) into `tls::ClientSettings`.
+//! The smtp client's TLS settings, read once from main.cf (and master.cf `-o`)
+//! into `tls::ClientSettings`, with the deprecated switches mapped as Postfix
+//! maps them and every value checked before the first delivery.
 //!
-//! PLACEHOLDER written by the smtp helper so that branch compiles; the policy
-//! helper owns this file and its full version replaces this one at merge.
-//! Mirrors Postfix smtp.c/smtp_tls_policy.c parameter handling. Reads
-//! `smtp_tls_security_level` (with the deprecated `smtp_use_tls`,
-//! `smtp_enforce_tls`, `smtp_tls_enforce_peername`), `smtp_tls_CAfile`,
-//! `smtp_tls_CApath`, `smtp_tls_cert_file`, `smtp_tls_key_file`,
-//! `smtp_tls_fingerprint_digest`, `smtp_tls_loglevel`, the other
-//! `smtp_tls_*` fields of `ClientSettings` and the `tls_*` globals.
+//! Mirrors Postfix smtp.c (the `smtp_tls_*` entries of its parameter tables),
+//! `global_tls_level()` in smtp_tls_policy.c ("invalid tls security level") and
+//! the start-up checks of tls_client.c (`tls_validate_digest`, protocol and
+//! cipher lists). Parameters read: `smtp_tls_security_level` (else
+//! `smtp_enforce_tls`, `smtp_tls_enforce_peername`, `smtp_use_tls`),
+//! `smtp_tls_cert_file`, `smtp_tls_key_file`, `smtp_tls_CAfile`,
+//! `smtp_tls_CApath`, `smtp_tls_protocols`, `smtp_tls_mandatory_protocols`,
+//! `smtp_tls_ciphers`, `smtp_tls_mandatory_ciphers`,
+//! `smtp_tls_exclude_ciphers`, `smtp_tls_mandatory_exclude_ciphers`,
+//! `smtp_tls_servername`, `smtp_tls_scert_verifydepth`,
+//! `smtp_tls_verify_cert_match`, `smtp_tls_secure_cert_match`,
+//! `smtp_tls_fingerprint_cert_match`, `smtp_tls_fingerprint_digest`,
+//! `smtp_tls_session_cache_timeout`, `smtp_tls_loglevel`, and the `tls_*`
+//! globals of `tls::TlsGlobals`.
 
 use crate::config::{compat, Config, ConfigError};
-use crate::tls::{ClientSettings, TlsGlobals, TlsLevel};
+use crate::maps::MapError;
+use crate::tls::{options, ClientSettings, FingerprintDigest, TlsGlobals, TlsLevel};
 
+/// A smtp client TLS setting that cannot be used; each variant names the
+/// parameter (or table) and the value at fault. The smtp client fails closed
+/// on it: no delivery goes out below the configured policy.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsConfigError {
-    #[error("invalid {param} value \"{value}\"")]
-    BadValue { param: &'static str, value: String },
+    /// A value main.cf's typed accessors refused (`bad boolean configuration:
+    /// smtp_use_tls = maybe`, ...): the text names parameter and value.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A value Postfix would also refuse, with the reason.
+    #[error("invalid {param} value \"{value}\": {why}")]
+    BadValue {
+        param: &'static str,
+        value: String,
+        why: String,
+    },
+    /// A protocol list, cipher grade, exclusion or digest the TLS layer
+    /// refused (the text names the parameter).
+    #[error(transparent)]
+    Tls(#[from] crate::tls::ConfigError),
+    /// A policy table that cannot be opened.
+    #[error("{param}: cannot open table \"{spec}\": {source}")]
+    Table {
+        param: &'static str,
+        spec: String,
+        source: MapError,
+    },
+    /// `smtp_tls_per_site` without `smtp_tls_policy_maps`: refused rather
+    /// than half-implemented (see policy.rs and docs/DIFFERENCES.md).
+    #[error(
+        "smtp_tls_per_site = {value}: the obsolete per-site table is not supported by \
+         Postern; convert it to smtp_tls_policy_maps (NONE -> none, MAY -> may, \
+         MUST_NOPEERMATCH -> encrypt, MUST -> verify)"
+    )]
+    PerSiteUnsupported { value: String },
 }
 
-fn flag(cfg: &Config, name: &str) -> Result<bool, TlsConfigError> {
-    Ok(cfg.get_bool(name)?)
+fn bad(param: &'static str, value: impl Into<String>, why: impl Into<String>) -> TlsConfigError {
+    TlsConfigError::BadValue {
+        param,
+        value: value.into(),
+        why: why.into(),
+    }
 }
 
-/// Every smtp_tls_* parameter into `ClientSettings` (simplest version).
-pub fn client_settings(cfg: &Config) -> Result<ClientSettings, TlsConfigError> {
-    let level_text = compat::smtp_tls_security_level(cfg)?;
-    let level = TlsLevel::lookup(&level_text).map_err(|_| TlsConfigError::BadValue {
-        param: "smtp_tls_security_level",
-        value: level_text.clone(),
-    })?;
+/// The effective default level: `smtp_tls_security_level`, or what the
+/// deprecated `smtp_use_tls`/`smtp_enforce_tls`/`smtp_tls_enforce_peername`
+/// amount to (Postfix `global_tls_level`).
+pub fn security_level(cfg: &Config) -> Result<TlsLevel, TlsConfigError> {
+    let name = compat::smtp_tls_security_level(cfg)?;
+    TlsLevel::lookup(&name).map_err(|_| {
+        bad(
+            "smtp_tls_security_level",
+            name,
+            "invalid tls security level",
+        )
+    })
+}
+
+/// Whether `name` is a host name Postfix's `valid_hostname` accepts (letters,
+/// digits, hyphens and underscores in dot-separated labels, not all-numeric).
+pub fn valid_hostname(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_empty() || name.len() > 255 {
+        return false;
+    }
+    let labels_ok = name.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || !c.is_ascii())
+    });
+    labels_ok && !name.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
+fn uint(cfg: &Config, name: &'static str) -> Result<u32, TlsConfigError> {
+    let v = cfg.get_int(name)?;
+    u32::try_from(v).map_err(|_| bad(name, v.to_string(), "must not be negative"))
+}
+
+/// The `tls_*` globals shared with the server side.
+pub fn tls_globals(cfg: &Config) -> Result<TlsGlobals, TlsConfigError> {
     let s = |n: &str| cfg.get(n);
-    let loglevel = cfg.get_int("smtp_tls_loglevel")?;
-    let depth = cfg.get_int("smtp_tls_scert_verifydepth")?;
-    Ok(ClientSettings {
-        smtp_tls_security_level: level,
+    let globals = TlsGlobals {
+        tls_high_cipherlist: s("tls_high_cipherlist"),
+        tls_medium_cipherlist: s("tls_medium_cipherlist"),
+        tls_low_cipherlist: s("tls_low_cipherlist"),
+        tls_export_cipherlist: s("tls_export_cipherlist"),
+        tls_null_cipherlist: s("tls_null_cipherlist"),
+        tls_ssl_options: s("tls_ssl_options"),
+        tls_preempt_cipherlist: cfg.get_bool("tls_preempt_cipherlist")?,
+        tls_wildcard_matches_multiple_labels: cfg
+            .get_bool("tls_wildcard_matches_multiple_labels")?,
+        tls_append_default_CA: cfg.get_bool("tls_append_default_CA")?,
+    };
+    options::parse_ssl_options(&globals.tls_ssl_options)?;
+    Ok(globals)
+}
+
+/// Every smtp_tls_* parameter (and the tls_* globals) into `ClientSettings`,
+/// with the deprecated smtp_use_tls / smtp_enforce_tls /
+/// smtp_tls_enforce_peername mapped as Postfix does. Values the TLS layer
+/// would refuse at the first connection are refused here already.
+pub fn client_settings(cfg: &Config) -> Result<ClientSettings, TlsConfigError> {
+    let s = |n: &str| cfg.get(n);
+    let loglevel = uint(cfg, "smtp_tls_loglevel")?;
+    let settings = ClientSettings {
+        smtp_tls_security_level: security_level(cfg)?,
         smtp_tls_cert_file: s("smtp_tls_cert_file"),
         smtp_tls_key_file: s("smtp_tls_key_file"),
         smtp_tls_CAfile: s("smtp_tls_CAfile"),
@@ -47,26 +143,60 @@ pub fn client_settings(cfg: &Config) -> Result<ClientSettings, TlsConfigError> {
         smtp_tls_exclude_ciphers: s("smtp_tls_exclude_ciphers"),
         smtp_tls_mandatory_exclude_ciphers: s("smtp_tls_mandatory_exclude_ciphers"),
         smtp_tls_servername: s("smtp_tls_servername"),
-        smtp_tls_scert_verifydepth: u32::try_from(depth).unwrap_or(9),
+        smtp_tls_scert_verifydepth: uint(cfg, "smtp_tls_scert_verifydepth")?,
         smtp_tls_verify_cert_match: s("smtp_tls_verify_cert_match"),
         smtp_tls_secure_cert_match: s("smtp_tls_secure_cert_match"),
         smtp_tls_fingerprint_cert_match: s("smtp_tls_fingerprint_cert_match"),
         smtp_tls_fingerprint_digest: s("smtp_tls_fingerprint_digest"),
         smtp_tls_session_cache_timeout: cfg.get_time("smtp_tls_session_cache_timeout")?,
-        smtp_tls_loglevel: u8::try_from(loglevel).unwrap_or(0),
-        tls: TlsGlobals {
-            tls_high_cipherlist: s("tls_high_cipherlist"),
-            tls_medium_cipherlist: s("tls_medium_cipherlist"),
-            tls_low_cipherlist: s("tls_low_cipherlist"),
-            tls_export_cipherlist: s("tls_export_cipherlist"),
-            tls_null_cipherlist: s("tls_null_cipherlist"),
-            tls_ssl_options: s("tls_ssl_options"),
-            tls_preempt_cipherlist: flag(cfg, "tls_preempt_cipherlist")?,
-            tls_wildcard_matches_multiple_labels: flag(
-                cfg,
-                "tls_wildcard_matches_multiple_labels",
-            )?,
-            tls_append_default_CA: flag(cfg, "tls_append_default_CA")?,
-        },
-    })
+        smtp_tls_loglevel: u8::try_from(loglevel).unwrap_or(u8::MAX),
+        tls: tls_globals(cfg)?,
+    };
+    check(&settings)?;
+    Ok(settings)
 }
+
+/// The start-up checks: what Postfix refuses at start (digest) or at the
+/// first connection (protocols, ciphers, SNI name), refused before any
+/// delivery so that the error names the parameter once.
+pub fn check(s: &ClientSettings) -> Result<(), TlsConfigError> {
+    FingerprintDigest::lookup(
+        "smtp_tls_fingerprint_digest",
+        &s.smtp_tls_fingerprint_digest,
+    )?;
+    options::parse_protocols("smtp_tls_protocols", &s.smtp_tls_protocols)?;
+    options::parse_protocols(
+        "smtp_tls_mandatory_protocols",
+        &s.smtp_tls_mandatory_protocols,
+    )?;
+    let exclusions = [s.smtp_tls_exclude_ciphers.as_str()];
+    options::cipher_list(
+        &s.tls,
+        "smtp_tls_ciphers",
+        &s.smtp_tls_ciphers,
+        "smtp_tls_exclude_ciphers",
+        &exclusions,
+    )?;
+    let mandatory = [s.smtp_tls_mandatory_exclude_ciphers.as_str()];
+    options::cipher_list(
+        &s.tls,
+        "smtp_tls_mandatory_ciphers",
+        &s.smtp_tls_mandatory_ciphers,
+        "smtp_tls_mandatory_exclude_ciphers",
+        &mandatory,
+    )?;
+    let sni = s.smtp_tls_servername.trim();
+    if !sni.is_empty() && !valid_hostname(sni) {
+        // Postfix: "\"smtp_tls_servername = %s\" specifies an invalid hostname".
+        return Err(bad(
+            "smtp_tls_servername",
+            sni,
+            "specifies an invalid hostname",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "tls_config_tests.rs"]
+mod tests;
