@@ -490,3 +490,30 @@ impl Topology {
         }
     }
 }
+
+/// Makes the receiver answer TLS clients that send SNI `name` with `cert`
+/// (`tls_server_sni_maps`, a `postmap -F` hash table whose value is a file
+/// with the key then the certificate); reloads it. Its log then names the
+/// SNI in the TLS summary (`... established from localhost[127.0.0.1] to NAME: ...`).
+pub fn receiver_sni(rx: &PostfixInstance, name: &str, cert: &super::certs::Cert) {
+    let chain = rx.config_dir().join(format!("sni-{}.pem", cert.name));
+    let mut pem = cert.pkcs8_pem_bytes();
+    pem.extend(cert.cert_pem_bytes());
+    std::fs::write(&chain, pem).expect("write SNI chain");
+    let table = rx.write_table("sni", &format!("{name} {}\n", chain.display()));
+    let o = Command::new("/usr/sbin/postmap")
+        .arg("-c")
+        .arg(rx.config_dir())
+        .arg("-F")
+        .arg(format!("hash:{}", table.display()))
+        .env_remove("MAIL_CONFIG")
+        .output()
+        .expect("run postmap");
+    assert!(
+        o.status.success(),
+        "postmap -F: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    rx.set("tls_server_sni_maps", &format!("hash:{}", table.display()));
+    rx.reload();
+}
