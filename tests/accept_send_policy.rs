@@ -1,6 +1,6 @@
 //! Acceptance (issue 5): per-destination TLS policy and the client
 //! certificate. `smtp_tls_policy_maps` look-ups by exact domain, `.parent`
-//! domain and `[host]:port`, with `match=`, `protocols=` and `exclude=`
+//! domain and `[host]:port`, with `match=`, `protocols=`, `ciphers=` and `exclude=`
 //! honoured (seen in the Postfix receiver's Received header) and
 //! `servername=` (the receiver's SNI table gives another certificate, and its
 //! log names the SNI); a malformed
@@ -39,6 +39,7 @@ fn policy_map_exact_parent_and_host_port_keys_with_attributes() {
         "excl.example",
         "badmatch.example",
         "sni.example",
+        "cnull.example",
     ];
     let mut records = DnsRecords::new().addr(MX, "127.0.0.1");
     for d in domains {
@@ -54,7 +55,8 @@ fn policy_map_exact_parent_and_host_port_keys_with_attributes() {
              parent.example none\n\
              .parent.example fingerprint match={}\n\
              {hostport} encrypt protocols=<=TLSv1.2\n\
-             excl.example encrypt protocols=<=TLSv1.2 exclude=AES256\n\
+             excl.example encrypt protocols=<=TLSv1.2 ciphers=high exclude=AES256\n\
+             cnull.example encrypt protocols=<=TLSv1.2 ciphers=null\n\
              badmatch.example secure match=nomatch.test.example\n\
              sni.example secure match=wrong.test.example servername=sni.test.example\n",
             pki.server.fingerprints.cert_sha256
@@ -91,6 +93,7 @@ fn policy_map_exact_parent_and_host_port_keys_with_attributes() {
         ids.push(tx.send(&[&format!("p@{d}")], &format!("policy {d}")));
     }
     let bad = tx.send(&["p@badmatch.example"], "policy badmatch");
+    let cnull = tx.send(&["p@cnull.example"], "policy cipher grade null");
     let mut failures = Vec::new();
     for ((d, tls, proto), id) in cases.iter().zip(&ids) {
         let a = tx.wait_status(id, "sent");
@@ -119,6 +122,13 @@ fn policy_map_exact_parent_and_host_port_keys_with_attributes() {
     if a.reason != "Server certificate not verified" || a.dsn != "4.7.5" {
         failures.push(format!("badmatch.example: {}", a.line));
     }
+    // ciphers=null leaves no usable TLS 1.2 cipher: Postfix 3.7 logs "error
+    // setting cipher grade" and defers, where the same protocols with the
+    // default grade (hostport.example) delivered.
+    let a = tx.wait_status(&cnull, "deferred");
+    if a.reason != "Cannot start TLS: handshake failure" || a.dsn != "4.7.5" {
+        failures.push(format!("cnull.example: {}", a.line));
+    }
     assert!(
         failures.is_empty(),
         "{}\nsender log:\n{}",
@@ -126,6 +136,7 @@ fn policy_map_exact_parent_and_host_port_keys_with_attributes() {
         tx.log()
     );
     assert!(rx.mailbox("p@badmatch.example").is_empty());
+    assert!(rx.mailbox("p@cnull.example").is_empty());
     // The receiver saw the SNI (logged only for a name in its SNI table).
     assert!(
         rx.log()
