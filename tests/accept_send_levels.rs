@@ -8,7 +8,7 @@
 //! certificate digests and a public-key digest delivers, a wrong digest
 //! defers; the deprecated `smtp_use_tls`/`smtp_enforce_tls` act as `may`,
 //! `verify` and `encrypt` as in Postfix; `may` whose handshake fails defers
-//! (4.7.5) and retries in plaintext. The `encrypt` scenario also runs with a
+//! (4.7.5) and retries in plaintext; the queue keeps each recipient's TLS. The `encrypt` scenario also runs with a
 //! real Postfix as the sender, the reference for what the test expects (the
 //! fingerprint scenario was checked the same way, `Which::Postfix`).
 
@@ -177,6 +177,74 @@ fn secure_needs_trusted_ca_and_matching_name() {
     let mail =
         t.rx.wait_mail("secure@test.example", 1, common::sending::WAIT);
     assert!(received_with_tls(&mail[0]), "{}", mail[0].raw);
+}
+
+/// What TLS each recipient got is kept in the queue: one message to a
+/// recipient the receiver takes and one it defers (450): while the message
+/// waits, the delivered recipient's row holds the level, protocol, cipher (the
+/// same as the receiver's Received header), peer name and certificate
+/// fingerprint; `postqueue -j` shows the deferred one with its reason.
+#[test]
+fn queue_records_the_tls_of_each_recipient() {
+    let mut t = Topology::new(Which::Postern, true, true, false);
+    let access = t.rx.write_table(
+        "rcpt_access",
+        "later@test.example 450 4.2.0 Try again later\n",
+    );
+    t.rx.set(
+        "smtpd_recipient_restrictions",
+        &format!("check_recipient_access texthash:{}", access.display()),
+    );
+    t.rx.reload();
+    t.tx.set("smtp_tls_security_level", "secure");
+    t.tx.set("smtp_tls_CAfile", t.pki.ca.cert_pem.to_str().unwrap());
+    t.tx.start();
+    let id = t.tx.send(
+        &["now@test.example", "later@test.example"],
+        "two recipients",
+    );
+    let sent = t.tx.wait_status("now@test.example", "sent");
+    assert_eq!(sent.queue_id, id);
+    let deferred = t.tx.wait_status("later@test.example", "deferred");
+    assert_eq!(deferred.dsn, "4.2.0", "{}", deferred.line);
+    assert_eq!(
+        deferred.tls.as_deref(),
+        Some("secure:verified"),
+        "{}",
+        deferred.line
+    );
+    let mail = t.rx.wait_mail("now@test.example", 1, common::sending::WAIT);
+    let received = common::sending::received_by_receiver(&mail[0]);
+
+    let rows = t.tx.recipient_tls(&id);
+    let now = rows
+        .iter()
+        .find(|r| r.address == "now@test.example")
+        .unwrap_or_else(|| panic!("{rows:?}"));
+    assert_eq!(now.state, "delivered", "{now:?}");
+    assert_eq!(now.tls_level.as_deref(), Some("secure"), "{now:?}");
+    assert_eq!(now.tls_protocol.as_deref(), Some("TLSv1.3"), "{now:?}");
+    let cipher = now.tls_cipher.clone().unwrap_or_default();
+    assert!(
+        !cipher.is_empty() && received.contains(&format!("with cipher {cipher} ")),
+        "{now:?} vs {received}"
+    );
+    assert_eq!(now.tls_peer_name.as_deref(), Some(MX), "{now:?}");
+    assert_eq!(
+        now.tls_peer_fingerprint.as_deref(),
+        Some(t.pki.server.fingerprints.cert_sha256.as_str()),
+        "{now:?}"
+    );
+    let later = rows
+        .iter()
+        .find(|r| r.address == "later@test.example")
+        .unwrap_or_else(|| panic!("{rows:?}"));
+    assert_eq!(later.state, "deferred", "{later:?}");
+    let entry =
+        t.tx.queue_entry(&id)
+            .expect("queued for the deferred recipient");
+    assert!(entry.contains("Try again later"), "{entry}");
+    assert!(!entry.contains("now@test.example"), "{entry}");
 }
 
 /// `secure` through MX look-up of test.example: the default match

@@ -517,3 +517,52 @@ pub fn receiver_sni(rx: &PostfixInstance, name: &str, cert: &super::certs::Cert)
     rx.set("tls_server_sni_maps", &format!("hash:{}", table.display()));
     rx.reload();
 }
+
+/// One recipient row of Postern's queue database with the TLS of its last
+/// delivery attempt.
+#[derive(Debug, Clone, Default)]
+pub struct RcptTls {
+    pub address: String,
+    pub state: String,
+    pub tls_level: Option<String>,
+    pub tls_protocol: Option<String>,
+    pub tls_cipher: Option<String>,
+    pub tls_peer_name: Option<String>,
+    pub tls_peer_fingerprint: Option<String>,
+}
+
+impl Sender {
+    /// The recipients of queued message `id` in Postern's queue database
+    /// (read-only), with their per-recipient TLS record.
+    pub fn recipient_tls(&self, id: &str) -> Vec<RcptTls> {
+        let Mta::Postern(inst) = &self.mta else {
+            panic!("recipient_tls reads Postern's queue database");
+        };
+        let db = inst.path().join("queue/queue.db");
+        let conn =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap_or_else(|e| panic!("open {}: {e}", db.display()));
+        conn.busy_timeout(Duration::from_secs(10))
+            .expect("busy_timeout");
+        let mut stmt = conn
+            .prepare(
+                "SELECT address, state, tls_level, tls_protocol, tls_cipher, tls_peer_name, \
+                 tls_peer_fingerprint FROM recipients WHERE queue_id = ?1 ORDER BY rcpt_index",
+            )
+            .expect("prepare recipients query");
+        stmt.query_map([id], |r| {
+            Ok(RcptTls {
+                address: r.get(0)?,
+                state: r.get(1)?,
+                tls_level: r.get(2)?,
+                tls_protocol: r.get(3)?,
+                tls_cipher: r.get(4)?,
+                tls_peer_name: r.get(5)?,
+                tls_peer_fingerprint: r.get(6)?,
+            })
+        })
+        .expect("query recipients")
+        .collect::<Result<_, _>>()
+        .expect("read recipients")
+    }
+}
