@@ -197,3 +197,104 @@ fn mx_order_second_mx_after_refusal_starttls_and_null_mx() {
         "{line}"
     );
 }
+
+/// Main.cf lines for a fast retry schedule and a `[127.0.0.1]:port` route.
+fn retrying(port: u16, extra: &str) -> String {
+    format!(
+        "minimal_backoff_time = 2s\nmaximal_backoff_time = 2s\nqueue_run_delay = 1s\n\
+         transport_maps = inline:{{ {{test.example=smtp:[127.0.0.1]:{port}}} }}\n\
+         smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\n{extra}"
+    )
+}
+
+#[test]
+fn refused_connection_defers_then_one_connection_serves_the_backlog() {
+    let pki = Pki::new();
+    let mut rx = PostfixInstance::new(Role::Receiver);
+    rx.receiver_tls(&pki);
+    let p = rx.port;
+    // Later lines win in main.cf: one delivery at a time to the destination, so
+    // the others wait in qmgr and the connection is kept for them.
+    let inst = postern(&retrying(p, "smtp_destination_concurrency_limit = 1\n"));
+    let ids: Vec<String> = (0..3)
+        .map(|n| {
+            send(
+                &inst,
+                "sender@test.example",
+                &["user@test.example"],
+                &format!("m{n}"),
+            )
+        })
+        .collect();
+    for id in &ids {
+        let line = wait_line(&inst, &[id, "status=deferred"]);
+        assert!(
+            line.contains("relay=none, delay=") && line.contains(&format!(
+                "dsn=4.4.1, status=deferred (connect to 127.0.0.1[127.0.0.1]:{p}: Connection refused)"
+            )),
+            "{line}"
+        );
+        assert!(
+            !line.contains("tls="),
+            "no connection, no TLS field: {line}"
+        );
+    }
+    rx.start();
+    assert_eq!(rx.port, p, "the receiver had to move to another port");
+    rx.wait_mail("user@test.example", 3, WAIT);
+    for id in &ids {
+        wait_line(
+            &inst,
+            &[
+                id,
+                "tls=may:untrusted, dsn=2.0.0, status=sent (250 2.0.0 Ok",
+            ],
+        );
+    }
+    // Fewer connections than messages: the idle connection was reused (RSET,
+    // then the next transaction), without a new TLS handshake.
+    // (The harness's port probe is a connection without commands.)
+    let sessions = rx
+        .log()
+        .matches("disconnect from localhost[127.0.0.1] ehlo=2 starttls=1")
+        .count();
+    let handshakes = inst.log().matches("TLS connection established to").count();
+    assert!(
+        (1..3).contains(&sessions),
+        "{sessions} sessions for 3 messages:\n{}",
+        rx.log()
+    );
+    assert_eq!(handshakes, sessions, "{}", inst.log());
+    // Reuse starts with RSET; the server counts it.
+    assert!(rx.log().contains(" rset="), "{}", rx.log());
+}
+
+#[test]
+fn may_handshake_failure_defers_then_goes_plaintext_after_minimal_backoff() {
+    let pki = Pki::new();
+    let mut rx = PostfixInstance::new(Role::Receiver);
+    rx.receiver_tls(&pki);
+    rx.set("smtpd_tls_protocols", ">=TLSv1.3");
+    rx.start();
+    let p = rx.port;
+    let inst = postern(&retrying(p, "smtp_tls_protocols = <=TLSv1.2\n"));
+    let id = send(
+        &inst,
+        "sender@test.example",
+        &["user@test.example"],
+        "fallback",
+    );
+    // First attempt: the message has not waited minimal_backoff_time yet.
+    let line = wait_line(&inst, &[&id, "status=deferred"]);
+    assert!(
+        line.contains(&format!("relay=127.0.0.1[127.0.0.1]:{p}, "))
+            && line.contains("dsn=4.7.5, status=deferred (Cannot start TLS: handshake failure)"),
+        "{line}"
+    );
+    // A later attempt retries the same server in plaintext (Postfix 3.7).
+    let mail = rx.wait_mail("user@test.example", 1, WAIT);
+    let received = mail[0].header("Received").unwrap_or_default();
+    assert!(!received.contains("(using TLS"), "{received}");
+    let sent = wait_line(&inst, &[&id, "status=sent"]);
+    assert!(sent.contains(", tls=may:none, dsn=2.0.0, "), "{sent}");
+}

@@ -144,6 +144,7 @@ pub fn jobs(
                 },
                 dest: dest.clone(),
                 origin: Arc::clone(&origin),
+                backlog: false,
             });
         }
     }

@@ -83,11 +83,9 @@ impl SmtpAgent {
         }
     }
 
-    fn keep_or_quit(&mut self, session: Session, reusable: bool) {
-        if reusable
-            && self.ctx.settings.cache_on_demand
-            && !self.ctx.settings.cache_time_limit.is_zero()
-        {
+    fn keep_or_quit(&mut self, session: Session, reusable: bool, backlog: bool) {
+        let s = &self.ctx.settings;
+        if reusable && backlog && s.cache_on_demand && !s.cache_time_limit.is_zero() {
             if let Some((old, _)) = self.idle.replace((session, Instant::now())) {
                 old.quit(&self.ctx.settings);
             }
@@ -96,7 +94,10 @@ impl SmtpAgent {
         }
     }
 
-    pub fn deliver(&mut self, job: &DeliveryJob) -> DeliveryResult {
+    /// Delivers one job. `backlog` (more mail for the destination waits in
+    /// qmgr) lets the connection be kept for the next job, as Postfix's
+    /// `smtp_connection_cache_on_demand`.
+    pub fn deliver(&mut self, job: &DeliveryJob, backlog: bool) -> DeliveryResult {
         let mut slots: Vec<Slot> = job
             .recipients
             .iter()
@@ -107,11 +108,11 @@ impl SmtpAgent {
                 detail: String::new(),
             })
             .collect();
-        self.run(job, &mut slots);
+        self.run(job, &mut slots, backlog);
         self.results(job, slots)
     }
 
-    fn run(&mut self, job: &DeliveryJob, slots: &mut [Slot]) {
+    fn run(&mut self, job: &DeliveryJob, slots: &mut [Slot], backlog: bool) {
         let ctx = Arc::clone(&self.ctx);
         let s = &ctx.settings;
         let policy = match ctx.policies.lookup(&job.nexthop) {
@@ -127,7 +128,7 @@ impl SmtpAgent {
         }
         if let Some(mut session) = self.cached(&job.nexthop) {
             let reusable = transact(&mut session, s, job, slots);
-            self.keep_or_quit(session, reusable);
+            self.keep_or_quit(session, reusable, backlog);
             if slots.iter().all(|x| x.done.is_some()) {
                 return;
             }
@@ -185,8 +186,10 @@ impl SmtpAgent {
             match opened {
                 Ok(mut session) => {
                     sessions += 1;
+                    // The cache key is the nexthop as qmgr gives it.
+                    session.nexthop = job.nexthop.clone();
                     let reusable = transact(&mut session, s, job, slots);
-                    self.keep_or_quit(session, reusable);
+                    self.keep_or_quit(session, reusable, backlog);
                 }
                 Err(OpenFailure {
                     failure, reached, ..

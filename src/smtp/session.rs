@@ -103,7 +103,8 @@ pub struct Session {
     pub peer: Peer,
     pub features: Features,
     pub tls: TlsOutcome,
-    /// Nexthop this session was opened for (the connection-cache key).
+    /// The job nexthop this session serves (the connection-cache key; the
+    /// caller sets it).
     pub nexthop: String,
 }
 
