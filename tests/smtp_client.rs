@@ -16,13 +16,14 @@ use common::tools::{DnsRecords, Dnsmasq};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// master.cf: Postern's smtpd, the smtp client as `smtp`, and a second client
-/// transport whose level is `encrypt`.
+/// master.cf: Postern's smtpd, the smtp client as `smtp`, a client transport
+/// whose level is `encrypt`, and one speaking TLS from the first byte.
 fn master(port: u16) -> String {
     format!(
         "127.0.0.1:{port} inet n - n - - smtpd\n\
          smtp unix - - n - - smtp\n\
-         enc unix - - n - - smtp -o smtp_tls_security_level=encrypt\n"
+         enc unix - - n - - smtp -o smtp_tls_security_level=encrypt\n\
+         smtps unix - - n - - smtp -o smtp_tls_wrappermode=yes\n"
     )
 }
 
@@ -134,10 +135,15 @@ fn literal_nexthop_plaintext_per_recipient_results_and_encrypt_defers() {
 }
 
 #[test]
-fn mx_order_second_mx_after_refusal_starttls_and_null_mx() {
+fn mx_order_second_mx_after_refusal_starttls_null_mx_and_wrappermode() {
     let pki = Pki::new();
     let mut rx = PostfixInstance::new(Role::Receiver);
     rx.receiver_tls(&pki);
+    // A second listener with TLS from the first byte (port 465 style).
+    let sp = free_port();
+    rx.append_master_cf(&format!(
+        "127.0.0.1:{sp} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes\n"
+    ));
     rx.start();
     let p = rx.port;
     // mx1 (preferred) is an address where nothing listens: refused.
@@ -151,7 +157,8 @@ fn mx_order_second_mx_after_refusal_starttls_and_null_mx() {
     );
     let inst = postern(&format!(
         "dns_nameservers = [127.0.0.1]:{}\nsmtp_tcp_port = {p}\n\
-         smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\n",
+         smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\n\
+         transport_maps = inline:{{ {{wrapped@test.example=smtps:[127.0.0.1]:{sp}}} }}\n",
         dns.port
     ));
     let id = send(&inst, "sender@test.example", &["user@test.example"], "mx");
@@ -174,6 +181,28 @@ fn mx_order_second_mx_after_refusal_starttls_and_null_mx() {
             && sent
                 .contains(", tls=may:untrusted, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as "),
         "{sent}"
+    );
+
+    // smtp_tls_wrappermode: TLS at connect, no STARTTLS; the level is at
+    // least encrypt.
+    let id = send(
+        &inst,
+        "sender@test.example",
+        &["wrapped@test.example"],
+        "wrapped",
+    );
+    rx.wait_mail("wrapped@test.example", 1, WAIT);
+    let sent = wait_line(&inst, &[&id, "to=<wrapped@test.example>", "status=sent"]);
+    assert!(
+        sent.contains(&format!("relay=127.0.0.1[127.0.0.1]:{sp}, "))
+            && sent.contains(", tls=encrypt:untrusted, dsn=2.0.0, status=sent (250 "),
+        "{sent}"
+    );
+    assert!(
+        rx.log()
+            .contains("disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1"),
+        "{}",
+        rx.log()
     );
 
     // Null MX (RFC 7505): bounced at once, no connection.

@@ -220,10 +220,12 @@ impl Attempt<'_> {
             facts: None,
         };
         let namaddr = peer.namaddr();
-        // Wrapper mode means TLS whatever the level says (Postfix requires at
-        // least encrypt with it).
+        // Wrapper mode means TLS whatever the level says: at least encrypt, as
+        // Postfix requires with smtp_tls_wrappermode.
         let mut conn = if s.wrappermode {
-            Conn::new(self.handshake(tcp, level.max(TlsLevel::Encrypt), &mut outcome)?)
+            let level = level.max(TlsLevel::Encrypt);
+            outcome.policy = outcome.policy.max(TlsLevel::Encrypt);
+            Conn::new(self.handshake(tcp, level, &mut outcome)?)
         } else {
             Conn::new(Stream::Plain(tcp))
         };
