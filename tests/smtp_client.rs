@@ -75,7 +75,7 @@ fn literal_nexthop_plaintext_per_recipient_results_and_encrypt_defers() {
     rx.start();
     let p = rx.port;
     let inst = postern(&format!(
-        "smtp_tls_security_level = may\n\
+        "smtp_tls_security_level = may\nsmtp_bind_address = 127.0.0.5\n\
          transport_maps = inline:{{ {{test.example=smtp:[127.0.0.1]:{p}}}, \
          {{other.example=smtp:[127.0.0.1]:{p}}}, {{enc.example=enc:[127.0.0.1]:{p}}} }}\n"
     ));
@@ -92,6 +92,12 @@ fn literal_nexthop_plaintext_per_recipient_results_and_encrypt_defers() {
         mail[0].body().contains("\n.leading dot\n"),
         "{}",
         mail[0].raw
+    );
+    // smtp_bind_address: the receiver saw the connection come from it.
+    assert!(
+        rx.log().contains("connect from unknown[127.0.0.5]"),
+        "{}",
+        rx.log()
     );
     let relay = format!("relay=127.0.0.1[127.0.0.1]:{p}, ");
     let sent = wait_line(
@@ -244,7 +250,10 @@ fn refused_connection_defers_then_one_connection_serves_the_backlog() {
     let p = rx.port;
     // Later lines win in main.cf: one delivery at a time to the destination, so
     // the others wait in qmgr and the connection is kept for them.
-    let inst = postern(&retrying(p, "smtp_destination_concurrency_limit = 1\n"));
+    let inst = postern(&retrying(
+        p,
+        "smtp_destination_concurrency_limit = 1\nsmtp_tls_connection_reuse = yes\n",
+    ));
     let ids: Vec<String> = (0..3)
         .map(|n| {
             send(

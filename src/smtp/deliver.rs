@@ -85,7 +85,10 @@ impl SmtpAgent {
 
     fn keep_or_quit(&mut self, session: Session, reusable: bool, backlog: bool) {
         let s = &self.ctx.settings;
-        if reusable && backlog && s.cache_on_demand && !s.cache_time_limit.is_zero() {
+        // As Postfix: a TLS connection is cached only with
+        // smtp_tls_connection_reuse (smtp_proto.c DONT_CACHE_THIS_SESSION).
+        let tls_ok = s.tls_connection_reuse || !session.conn.is_tls();
+        if reusable && backlog && tls_ok && s.cache_on_demand && !s.cache_time_limit.is_zero() {
             if let Some((old, _)) = self.idle.replace((session, Instant::now())) {
                 old.quit(&self.ctx.settings);
             }
