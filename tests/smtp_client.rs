@@ -138,6 +138,20 @@ fn literal_nexthop_plaintext_per_recipient_results_and_encrypt_defers() {
             ),
         "{line}"
     );
+    // postqueue -j shows the TLS the deferred attempt reached (none here).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_postern"))
+        .args(["postqueue", "-j"])
+        .env("MAIL_CONFIG", inst.path())
+        .output()
+        .expect("run postqueue -j");
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        json.contains(
+            "{\"address\": \"x@enc.example\", \"delay_reason\": \"TLS is required, but was not \
+             offered by host 127.0.0.1[127.0.0.1]\", \"tls\": {\"level\": \"none\"}}"
+        ),
+        "{json}"
+    );
 }
 
 #[test]

@@ -170,6 +170,7 @@ mod tests {
             next_attempt: None,
             last_reason: None,
             last_dsn: None,
+            tls: None,
         }
     }
 
