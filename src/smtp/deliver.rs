@@ -323,3 +323,66 @@ fn transact(
     }
     outcome.reusable
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slots(n: usize) -> Vec<Slot> {
+        (0..n)
+            .map(|_| Slot {
+                done: None,
+                last: None,
+                relay: None,
+                detail: String::new(),
+            })
+            .collect()
+    }
+
+    fn job() -> DeliveryJob {
+        DeliveryJob {
+            queue_id: "5BTQ".into(),
+            transport: "smtp".into(),
+            nexthop: "example.com".into(),
+            sender: String::new(),
+            arrival: 0,
+            active_since: 0.0,
+            envid: None,
+            ret: None,
+            client: Default::default(),
+            recipients: Vec::new(),
+            content: Arc::new(Vec::new()),
+        }
+    }
+
+    #[test]
+    fn soft_failures_wait_for_the_next_server_hard_ones_are_final() {
+        let mut s = slots(2);
+        s[1].done = Some(Outcome::Delivered);
+        let refused = trouble::connect("mx1[192.0.2.1]:25", "Connection refused");
+        record_site_failure(&job(), &mut s, &refused, None, false);
+        assert!(s[0].done.is_none(), "soft: try the next server");
+        assert_eq!(s[0].last, Some(refused));
+        assert_eq!(s[1].done, Some(Outcome::Delivered), "finished ones stay");
+
+        let hard = Failure::new(StatusCode::new(5, 7, 1), "host said no");
+        record_site_failure(&job(), &mut s, &hard, None, false);
+        assert_eq!(s[0].done, Some(Outcome::Bounced(hard.dsn.clone())));
+    }
+
+    #[test]
+    fn policy_failure_defers_everyone_without_a_relay() {
+        let mut s = slots(3);
+        fail_all(&mut s, &trouble::tls_policy());
+        for slot in &s {
+            match &slot.done {
+                Some(Outcome::Deferred(d)) => {
+                    assert_eq!(d.status, StatusCode::new(4, 7, 5));
+                    assert_eq!(d.reason, "client TLS configuration problem");
+                }
+                other => panic!("{other:?}"),
+            }
+            assert!(slot.relay.is_none());
+        }
+    }
+}
