@@ -39,11 +39,18 @@ fn postern(extra: &str) -> Instance {
 
 /// Sends one message into Postern over SMTP; returns its queue ID.
 fn send(inst: &Instance, from: &str, to: &[&str], subject: &str) -> String {
+    let to: Vec<String> = to.iter().map(|t| format!("<{t}>")).collect();
+    send_raw(inst, &format!("<{from}>"), &to, subject)
+}
+
+/// As `send`, with the MAIL FROM and RCPT TO arguments given whole (so they
+/// can carry DSN parameters).
+fn send_raw(inst: &Instance, from: &str, to: &[String], subject: &str) -> String {
     let mut c = inst.connect();
     assert!(c.command("EHLO client.test").starts_with("250"));
-    assert!(c.command(&format!("MAIL FROM:<{from}>")).starts_with("250"));
+    assert!(c.command(&format!("MAIL FROM:{from}")).starts_with("250"));
     for t in to {
-        let r = c.command(&format!("RCPT TO:<{t}>"));
+        let r = c.command(&format!("RCPT TO:{t}"));
         assert!(r.starts_with("250"), "RCPT {t}: {r}");
     }
     assert!(c.command("DATA").starts_with("354"));
@@ -126,6 +133,38 @@ fn literal_nexthop_plaintext_per_recipient_results_and_encrypt_defers() {
         notice[0].raw
     );
     assert!(rx.mailbox("bad@other.example").is_empty());
+
+    // DSN parameters are passed on: Postfix itself reports the delivery to
+    // the sender (NOTIFY=SUCCESS), naming our ENVID and ORCPT.
+    send_raw(
+        &inst,
+        "<sender@test.example> RET=HDRS ENVID=env+2Bpostern",
+        &["<dsn@test.example> NOTIFY=SUCCESS ORCPT=rfc822;orig@test.example".to_string()],
+        "dsn",
+    );
+    rx.wait_mail("dsn@test.example", 1, WAIT);
+    let mut report = None;
+    common::tools::wait_for(WAIT, || {
+        report = rx
+            .mailbox("sender@test.example")
+            .into_iter()
+            .find(|m| m.raw.contains("Original-Envelope-Id: env+postern"));
+        report.is_some()
+    });
+    let report = report.unwrap_or_else(|| panic!("no DSN from the receiver:\n{}", rx.log()));
+    assert!(
+        report.raw.contains("Reporting-MTA: dns; mx.test.example"),
+        "{}",
+        report.raw
+    );
+    assert!(
+        report
+            .raw
+            .contains("Original-Recipient: rfc822;orig@test.example"),
+        "{}",
+        report.raw
+    );
+    assert!(report.raw.contains("Action: delivered"), "{}", report.raw);
 
     // encrypt, but the server offers no STARTTLS: deferred, never plaintext.
     let id = send(&inst, "sender@test.example", &["x@enc.example"], "encrypt");
