@@ -130,7 +130,7 @@ impl SmtpAgent {
             );
         }
         if let Some(mut session) = self.cached(&job.nexthop) {
-            let reusable = transact(&mut session, s, job, slots);
+            let reusable = transact(&mut session, s, job, slots, false);
             self.keep_or_quit(session, reusable, backlog);
             if slots.iter().all(|x| x.done.is_some()) {
                 return;
@@ -191,7 +191,7 @@ impl SmtpAgent {
                     sessions += 1;
                     // The cache key is the nexthop as qmgr gives it.
                     session.nexthop = job.nexthop.clone();
-                    let reusable = transact(&mut session, s, job, slots);
+                    let reusable = transact(&mut session, s, job, slots, last_target);
                     self.keep_or_quit(session, reusable, backlog);
                 }
                 Err(OpenFailure {
@@ -302,6 +302,7 @@ fn transact(
     s: &super::Settings,
     job: &DeliveryJob,
     slots: &mut [Slot],
+    last_target: bool,
 ) -> bool {
     let open: Vec<usize> = (0..slots.len())
         .filter(|i| slots[*i].done.is_none())
@@ -317,7 +318,14 @@ fn transact(
                 slot.done = Some(Outcome::Delivered);
                 slot.detail = text;
             }
-            RcptStatus::Failed(f) if f.try_next() => slot.last = Some(f),
+            RcptStatus::Failed(f) if f.try_next() => {
+                // smtp_trouble.c: a soft error at a server other than the
+                // last is logged, and the recipient kept for the next one.
+                if !last_target {
+                    ::log::info!("{}: {}", job.queue_id, f.dsn.reason);
+                }
+                slot.last = Some(f);
+            }
             RcptStatus::Failed(f) => slot.done = Some(final_outcome(&f)),
         }
     }
