@@ -16,14 +16,16 @@ use common::tools::{DnsRecords, Dnsmasq};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// master.cf: Postern's smtpd, the smtp client as `smtp`, a client transport
-/// whose level is `encrypt`, and one speaking TLS from the first byte.
+/// master.cf: Postern's smtpd, the smtp client as `smtp`, client transports
+/// whose level is `encrypt` and `verify`, and one speaking TLS from the first
+/// byte.
 fn master(port: u16) -> String {
     format!(
         "127.0.0.1:{port} inet n - n - - smtpd\n\
          smtp unix - - n - - smtp\n\
          enc unix - - n - - smtp -o smtp_tls_security_level=encrypt\n\
-         smtps unix - - n - - smtp -o smtp_tls_wrappermode=yes\n"
+         smtps unix - - n - - smtp -o smtp_tls_wrappermode=yes\n\
+         ver unix - - n - - smtp -o smtp_tls_security_level=verify\n"
     )
 }
 
@@ -216,9 +218,12 @@ fn mx_order_second_mx_after_refusal_starttls_null_mx_and_wrappermode() {
     );
     let inst = postern(&format!(
         "dns_nameservers = [127.0.0.1]:{}\nsmtp_tcp_port = {p}\n\
-         smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\n\
-         transport_maps = inline:{{ {{wrapped@test.example=smtps:[127.0.0.1]:{sp}}} }}\n",
-        dns.port
+         smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\nsmtp_tls_CAfile = {}\n\
+         transport_maps = inline:{{ {{wrapped@test.example=smtps:[127.0.0.1]:{sp}}}, \
+         {{verified@test.example=ver:test.example}}, \
+         {{unverified@test.example=ver:[127.0.0.1]:{p}}} }}\n",
+        dns.port,
+        pki.ca.cert_pem.display()
     ));
     let id = send(&inst, "sender@test.example", &["user@test.example"], "mx");
     let mail = rx.wait_mail("user@test.example", 1, WAIT);
@@ -231,14 +236,17 @@ fn mx_order_second_mx_after_refusal_starttls_null_mx_and_wrappermode() {
             "connect to mx1.test.example[127.0.0.2]:{p}: Connection refused"
         )],
     );
-    wait_line(&inst, &[&format!(
-        "Untrusted TLS connection established to mx.test.example[127.0.0.1]:{p}: TLSv1.3 with cipher"
-    )]);
+    wait_line(
+        &inst,
+        &[&format!(
+        "Trusted TLS connection established to mx.test.example[127.0.0.1]:{p}: TLSv1.3 with cipher"
+    )],
+    );
     let sent = wait_line(&inst, &[&id, "to=<user@test.example>", "status=sent"]);
     assert!(
         sent.contains(&format!("relay=mx.test.example[127.0.0.1]:{p}, "))
             && sent
-                .contains(", tls=may:untrusted, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as "),
+                .contains(", tls=may:trusted, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as "),
         "{sent}"
     );
 
@@ -254,7 +262,7 @@ fn mx_order_second_mx_after_refusal_starttls_null_mx_and_wrappermode() {
     let sent = wait_line(&inst, &[&id, "to=<wrapped@test.example>", "status=sent"]);
     assert!(
         sent.contains(&format!("relay=127.0.0.1[127.0.0.1]:{sp}, "))
-            && sent.contains(", tls=encrypt:untrusted, dsn=2.0.0, status=sent (250 "),
+            && sent.contains(", tls=encrypt:trusted, dsn=2.0.0, status=sent (250 "),
         "{sent}"
     );
     assert!(
@@ -263,6 +271,45 @@ fn mx_order_second_mx_after_refusal_starttls_null_mx_and_wrappermode() {
         "{}",
         rx.log()
     );
+
+    // verify: the MX host name matches the certificate (Verified); the
+    // literal 127.0.0.1 does not, so that mail is deferred, never sent.
+    let id = send(
+        &inst,
+        "sender@test.example",
+        &["verified@test.example"],
+        "v",
+    );
+    rx.wait_mail("verified@test.example", 1, WAIT);
+    wait_line(
+        &inst,
+        &[&format!(
+            "Verified TLS connection established to mx.test.example[127.0.0.1]:{p}: TLSv1.3"
+        )],
+    );
+    let sent = wait_line(&inst, &[&id, "to=<verified@test.example>", "status=sent"]);
+    assert!(
+        sent.contains(", tls=verify:verified, dsn=2.0.0, "),
+        "{sent}"
+    );
+    let id = send(
+        &inst,
+        "sender@test.example",
+        &["unverified@test.example"],
+        "u",
+    );
+    let line = wait_line(
+        &inst,
+        &[&id, "to=<unverified@test.example>", "status=deferred"],
+    );
+    assert!(
+        line.contains(&format!("relay=127.0.0.1[127.0.0.1]:{p}, "))
+            && line.contains(
+                ", tls=verify:trusted, dsn=4.7.5, status=deferred (Server certificate not verified)"
+            ),
+        "{line}"
+    );
+    assert!(rx.mailbox("unverified@test.example").is_empty());
 
     // Null MX (RFC 7505): bounced at once, no connection.
     let id = send(&inst, "sender@test.example", &["u@nullmx.test"], "null");
