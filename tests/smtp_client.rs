@@ -179,6 +179,34 @@ fn literal_nexthop_plaintext_per_recipient_results_and_encrypt_defers() {
             ),
         "{line}"
     );
+    // SIZE: the server announces a limit smaller than the message, which is
+    // then bounced without being sent (smtp_proto.c's text, 5.3.4).
+    rx.set("message_size_limit", "300");
+    rx.reload();
+    let id = send(
+        &inst,
+        "sender@test.example",
+        &["big@test.example"],
+        "too big",
+    );
+    let line = wait_line(&inst, &[&id, "to=<big@test.example>", "status=bounced"]);
+    let active = wait_line(&inst, &[&id, "(queue active)"]);
+    let size = active
+        .split(", size=")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap();
+    assert!(
+        line.contains(&format!(
+            "dsn=5.3.4, status=bounced (message size {size} exceeds size limit 300 of server \
+             127.0.0.1[127.0.0.1])"
+        )),
+        "{line}"
+    );
+    assert!(rx.mailbox("big@test.example").is_empty());
+
     // postqueue -j shows the TLS the deferred attempt reached (none here).
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_postern"))
         .args(["postqueue", "-j"])
@@ -245,8 +273,7 @@ fn mx_order_second_mx_after_refusal_starttls_null_mx_and_wrappermode() {
     let sent = wait_line(&inst, &[&id, "to=<user@test.example>", "status=sent"]);
     assert!(
         sent.contains(&format!("relay=mx.test.example[127.0.0.1]:{p}, "))
-            && sent
-                .contains(", tls=may:trusted, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as "),
+            && sent.contains(", tls=may:trusted, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as "),
         "{sent}"
     );
 
