@@ -224,23 +224,31 @@ fn literal_nexthop_plaintext_per_recipient_results_and_encrypt_defers() {
 }
 
 #[test]
-fn mx_order_second_mx_after_refusal_starttls_null_mx_and_wrappermode() {
+fn mx_order_next_mx_after_refusal_and_5xx_greeting_starttls_verify_null_mx_wrappermode() {
     let pki = Pki::new();
     let mut rx = PostfixInstance::new(Role::Receiver);
     rx.receiver_tls(&pki);
     // A second listener with TLS from the first byte (port 465 style).
     let sp = free_port();
+    // And on 127.0.0.3, the same port, a server whose greeting is a 554
+    // (client restrictions evaluated at connect time).
+    let p = rx.port;
     rx.append_master_cf(&format!(
-        "127.0.0.1:{sp} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes\n"
+        "127.0.0.1:{sp} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes\n\
+         127.0.0.3:{p} inet n - n - - smtpd -o smtpd_delay_reject=no \
+         -o smtpd_client_restrictions=reject\n"
     ));
     rx.start();
-    let p = rx.port;
-    // mx1 (preferred) is an address where nothing listens: refused.
+    assert_eq!(rx.port, p, "the receiver had to move to another port");
+    // mx1 (preferred) is an address where nothing listens: refused; mx2 says
+    // 554 in its greeting (smtp_skip_5xx_greeting: next MX); mx is good.
     let dns = Dnsmasq::start(
         &DnsRecords::new()
             .mx("test.example", "mx1.test.example", 10)
+            .mx("test.example", "mx2.test.example", 15)
             .mx("test.example", "mx.test.example", 20)
             .addr("mx1.test.example", "127.0.0.2")
+            .addr("mx2.test.example", "127.0.0.3")
             .addr("mx.test.example", "127.0.0.1")
             .mx("nullmx.test", ".", 0),
     );
@@ -262,6 +270,12 @@ fn mx_order_second_mx_after_refusal_starttls_null_mx_and_wrappermode() {
         &inst,
         &[&format!(
             "connect to mx1.test.example[127.0.0.2]:{p}: Connection refused"
+        )],
+    );
+    wait_line(
+        &inst,
+        &[&format!(
+            "{id}: host mx2.test.example[127.0.0.3] refused to talk to me: 554 5.7.1 "
         )],
     );
     wait_line(
