@@ -1,9 +1,17 @@
 //! The smtp client through the real daemon, delivering to a real Postfix 3.7
-//! receiver on loopback: a `[127.0.0.1]:port` nexthop from transport_maps in
-//! plaintext with per-recipient results (a 5xx RCPT bounces with Postfix's text
-//! and a bounce reaches the sender), `encrypt` to a server without STARTTLS
-//! deferring with 4.7.4, and MX look-ups through dnsmasq: the second MX used
-//! when the first refuses the connection, STARTTLS at `may`, null MX bounced.
+//! receiver on loopback, with dnsmasq answering for the test domains:
+//! - a `[127.0.0.1]:port` nexthop from transport_maps, plaintext at `may`,
+//!   `smtp_bind_address`, per-recipient results (a 5xx RCPT bounces with
+//!   Postfix's text and the sender gets a bounce), DSN parameters passed on,
+//!   the server's SIZE limit, `encrypt` without STARTTLS deferring with 4.7.4,
+//!   and `postqueue -j` showing the TLS a deferred attempt reached;
+//! - MX order: a refused connection and a 554 greeting each make the client try
+//!   the next MX; STARTTLS at `may` (Trusted), `verify` (Verified by MX name,
+//!   deferred for a literal), wrapper mode, null MX and NXDOMAIN bounces;
+//! - a backlog served by one cached connection after deferrals;
+//! - a failed STARTTLS handshake at `may` deferring, then plaintext once the
+//!   message has waited `minimal_backoff_time` (Postfix 3.7);
+//! - a broken client configuration deferring mail instead of losing it.
 
 mod common;
 
@@ -476,4 +484,31 @@ fn may_handshake_failure_defers_then_goes_plaintext_after_minimal_backoff() {
     assert!(!received.contains("(using TLS"), "{received}");
     let sent = wait_line(&inst, &[&id, "status=sent"]);
     assert!(sent.contains(", tls=may:none, dsn=2.0.0, "), "{sent}");
+}
+
+#[test]
+fn broken_client_configuration_defers_the_mail() {
+    let inst = postern(
+        "dns_nameservers = not-an-address\n\
+         transport_maps = inline:{ {test.example=smtp:[127.0.0.1]:9} }\n",
+    );
+    let id = send(
+        &inst,
+        "sender@test.example",
+        &["user@test.example"],
+        "broken",
+    );
+    let line = wait_line(&inst, &[&id, "status=deferred"]);
+    assert!(
+        line.contains(
+            "dsn=4.3.0, status=deferred (mail system configuration error: invalid \
+             dns_nameservers value \"not-an-address\")"
+        ),
+        "{line}"
+    );
+    wait_line(
+        &inst,
+        &["smtp client configuration: invalid dns_nameservers value"],
+    );
+    assert_eq!(inst.queued_message(&id).queue_name, "deferred");
 }
