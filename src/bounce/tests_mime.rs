@@ -37,6 +37,7 @@ pub(super) fn message(sender: &str, content: &str) -> StoredMessage {
                 next_attempt: None,
                 last_reason: None,
                 last_dsn: None,
+                tls: None,
             }],
         },
         client_name: "localhost".into(),

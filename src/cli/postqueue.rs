@@ -293,9 +293,31 @@ pub(super) fn write_json(out: &mut impl Write, e: &QueueEntry) -> io::Result<()>
         {
             write!(out, ", \"delay_reason\": {}", json_string(reason))?;
         }
+        if let Some(tls) = r.tls.as_ref().filter(|_| r.state == RcptState::Deferred) {
+            write_tls(out, tls)?;
+        }
         out.write_all(b"}")?;
     }
     out.write_all(b"]}\n")
+}
+
+/// Postern addition: `"tls": {"level": ..., "protocol": ..., "cipher": ...,
+/// "peer_name": ..., "peer_fingerprint": ...}` of the last attempt of a
+/// deferred recipient (absent fields were not reached).
+fn write_tls(out: &mut impl Write, tls: &crate::mail::delivery::DeliveryTls) -> io::Result<()> {
+    write!(out, ", \"tls\": {{\"level\": {}", json_string(&tls.level))?;
+    let fields = [
+        ("protocol", &tls.protocol),
+        ("cipher", &tls.cipher),
+        ("peer_name", &tls.peer_name),
+        ("peer_fingerprint", &tls.peer_fingerprint),
+    ];
+    for (name, value) in fields {
+        if let Some(v) = value {
+            write!(out, ", \"{name}\": {}", json_string(v))?;
+        }
+    }
+    out.write_all(b"}")
 }
 
 #[cfg(test)]
@@ -315,6 +337,7 @@ mod tests {
             next_attempt: None,
             last_reason: reason.map(str::to_string),
             last_dsn: None,
+            tls: None,
         }
     }
 
@@ -351,6 +374,21 @@ mod tests {
         let j = String::from_utf8(j).unwrap();
         assert!(j.starts_with("{\"queue_name\": \"hold\", \"queue_id\": \"0000000000\", \"arrival_time\": 0, \"message_size\": 442, \"forced_expire\": false, \"sender\": \"\", \"recipients\": [{\"address\": \"a@example.net\", \"delay_reason\": "));
         assert!(!j.contains("done@"));
+        assert!(!j.contains("\"tls\""));
+
+        let mut e = e;
+        e.recipients[0].tls = Some(crate::mail::delivery::DeliveryTls {
+            level: "encrypt".into(),
+            protocol: Some("TLSv1.3".into()),
+            cipher: Some("TLS_AES_256_GCM_SHA384".into()),
+            ..Default::default()
+        });
+        let mut j = Vec::new();
+        write_json(&mut j, &e).unwrap();
+        let j = String::from_utf8(j).unwrap();
+        assert!(j.contains(&format!(
+            "\"delay_reason\": \"{reason}\", \"tls\": {{\"level\": \"encrypt\", \"protocol\": \"TLSv1.3\", \"cipher\": \"TLS_AES_256_GCM_SHA384\"}}}}"
+        )), "{j}");
     }
 
     #[test]

@@ -144,6 +144,7 @@ pub fn jobs(
                 },
                 dest: dest.clone(),
                 origin: Arc::clone(&origin),
+                backlog: false,
             });
         }
     }
@@ -169,6 +170,7 @@ mod tests {
             next_attempt: None,
             last_reason: None,
             last_dsn: None,
+            tls: None,
         }
     }
 

@@ -252,6 +252,9 @@ impl Scheduler {
                 keep.push_back(w);
                 continue;
             }
+            let mut w = w;
+            let same = |o: &Work| o.job.transport == key.0 && o.dest == key.1;
+            w.backlog = self.waiting.iter().any(same) || keep.iter().any(same);
             match t.submit(w, &self.queue, &self.events_tx) {
                 Ok(()) => *self.dest_busy.entry(key).or_insert(0) += 1,
                 Err(w) => keep.push_back(*w),
@@ -387,6 +390,7 @@ mod tests {
             },
             dest: dest.into(),
             origin: Default::default(),
+            backlog: false,
         }
     }
 

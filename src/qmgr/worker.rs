@@ -38,6 +38,10 @@ pub struct Work {
     pub dest: String,
     /// For forwarded copies.
     pub origin: Arc<Origin>,
+    /// More jobs for the same transport and destination were waiting when
+    /// this one was handed out: the smtp client keeps its connection for them
+    /// (Postfix qmgr's DEL_REQ_FLAG_CONN_STORE, `smtp_connection_cache_on_demand`).
+    pub backlog: bool,
 }
 
 /// Now, Unix seconds with fraction.
@@ -112,13 +116,13 @@ impl Agent {
         }
     }
 
-    fn deliver(&mut self, job: &DeliveryJob) -> DeliveryResult {
+    fn deliver(&mut self, job: &DeliveryJob, backlog: bool) -> DeliveryResult {
         match self {
             Agent::Discard => builtin::discard(job),
             Agent::Error { defer } => builtin::error(job, *defer),
             Agent::Local(c) => local_agent::deliver(job, c),
             Agent::Virtual(c) => virtual_agent::deliver(job, c),
-            Agent::Smtp(a) => a.deliver(job),
+            Agent::Smtp(a) => a.deliver(job, backlog),
             Agent::Broken(why) => {
                 let mut r = builtin::unavailable(job);
                 for rr in &mut r.recipients {
@@ -163,10 +167,16 @@ fn run(
     crate::log::set_thread_tag(&cfg.get(names::SYSLOG_NAME), name);
     let soft_bounce = cfg.get_bool(names::SOFT_BOUNCE).unwrap_or(false);
     let mut agent = Agent::open(kind, shared, cfg);
-    while let Some(Work { job, dest, origin }) = next_job(&mut agent, jobs) {
+    while let Some(Work {
+        job,
+        dest,
+        origin,
+        backlog,
+    }) = next_job(&mut agent, jobs)
+    {
         let start = now();
         // A panicking agent must not lose the job: its recipients are deferred.
-        let result = catch_unwind(AssertUnwindSafe(|| agent.deliver(&job)))
+        let result = catch_unwind(AssertUnwindSafe(|| agent.deliver(&job, backlog)))
             .unwrap_or_else(|_| crashed(&job));
         let mut result = complete(&job, result, soft_bounce);
         forward::resubmit(queue, &job, &origin, &mut result);

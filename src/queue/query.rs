@@ -26,6 +26,9 @@ pub struct StoredRecipient {
     pub next_attempt: Option<i64>,
     pub last_reason: Option<String>,
     pub last_dsn: Option<String>,
+    /// The TLS the last delivery attempt reached (smtp client attempts that
+    /// connected); `feature` is not stored and stays empty.
+    pub tls: Option<crate::mail::delivery::DeliveryTls>,
 }
 
 /// One `mailq` entry: no content.
@@ -119,7 +122,8 @@ impl Reader {
         let mut sql = String::from(
             "SELECT m.queue_id, m.queue_name, m.arrival, m.size, m.sender,
                  r.rcpt_index, r.address, r.orig_rcpt, r.dsn_notify, r.dsn_orcpt, r.state,
-                 r.attempts, r.next_attempt, r.last_reason, r.last_dsn
+                 r.attempts, r.next_attempt, r.last_reason, r.last_dsn, r.tls_level,
+                 r.tls_protocol, r.tls_cipher, r.tls_peer_name, r.tls_peer_fingerprint
              FROM messages m INDEXED BY messages_listing
              LEFT JOIN recipients r ON r.queue_id = m.queue_id WHERE 1",
         );
@@ -242,7 +246,8 @@ impl Reader {
             .conn
             .prepare_cached(
                 "SELECT rcpt_index, address, orig_rcpt, dsn_notify, dsn_orcpt, state, attempts,
-                     next_attempt, last_reason, last_dsn
+                     next_attempt, last_reason, last_dsn, tls_level, tls_protocol, tls_cipher,
+                     tls_peer_name, tls_peer_fingerprint
                  FROM recipients WHERE queue_id = ?1 ORDER BY rcpt_index",
             )
             .map_err(read)?;
@@ -257,8 +262,8 @@ impl Reader {
     }
 }
 
-/// The recipient columns (rcpt_index through last_dsn, from `first` on),
-/// before their text is checked.
+/// The recipient columns (rcpt_index through tls_peer_fingerprint, from
+/// `first` on), before their text is checked.
 struct RawRecipient {
     index: u32,
     address: String,
@@ -270,6 +275,7 @@ struct RawRecipient {
     next_attempt: Option<i64>,
     last_reason: Option<String>,
     last_dsn: Option<String>,
+    tls: Option<crate::mail::delivery::DeliveryTls>,
 }
 
 impl RawRecipient {
@@ -285,6 +291,17 @@ impl RawRecipient {
             next_attempt: r.get(first + 7)?,
             last_reason: r.get(first + 8)?,
             last_dsn: r.get(first + 9)?,
+            tls: match r.get::<_, Option<String>>(first + 10)? {
+                None => None,
+                Some(level) => Some(crate::mail::delivery::DeliveryTls {
+                    level,
+                    protocol: r.get(first + 11)?,
+                    cipher: r.get(first + 12)?,
+                    peer_name: r.get(first + 13)?,
+                    peer_fingerprint: r.get(first + 14)?,
+                    feature: String::new(),
+                }),
+            },
         })
     }
 
@@ -307,6 +324,7 @@ impl RawRecipient {
             next_attempt: self.next_attempt,
             last_reason: self.last_reason,
             last_dsn: self.last_dsn,
+            tls: self.tls,
         })
     }
 }

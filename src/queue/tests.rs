@@ -208,6 +208,10 @@ fn attempts_moves_requeue_and_delete() {
     let e = &reader.list_queue(QueueName::Deferred).unwrap()[0];
     assert_eq!(e.recipients[0].state, RcptState::Delivered);
     assert_eq!(e.recipients[0].last_dsn.as_deref(), Some("2.0.0"));
+    let tls = e.recipients[0].tls.as_ref().expect("TLS of the attempt");
+    assert_eq!(tls.level, "verify");
+    assert_eq!(tls.peer_fingerprint.as_deref(), Some("01:02"));
+    assert_eq!(e.recipients[1].tls, None);
     assert_eq!(e.recipients[1].state, RcptState::Deferred);
     assert_eq!(e.recipients[1].attempts, 1);
     assert_eq!(e.recipients[1].last_dsn.as_deref(), Some("4.4.1"));

@@ -83,11 +83,12 @@ impl SmtpAgent {
         }
     }
 
-    fn keep_or_quit(&mut self, session: Session, reusable: bool) {
-        if reusable
-            && self.ctx.settings.cache_on_demand
-            && !self.ctx.settings.cache_time_limit.is_zero()
-        {
+    fn keep_or_quit(&mut self, session: Session, reusable: bool, backlog: bool) {
+        let s = &self.ctx.settings;
+        // As Postfix: a TLS connection is cached only with
+        // smtp_tls_connection_reuse (smtp_proto.c DONT_CACHE_THIS_SESSION).
+        let tls_ok = s.tls_connection_reuse || !session.conn.is_tls();
+        if reusable && backlog && tls_ok && s.cache_on_demand && !s.cache_time_limit.is_zero() {
             if let Some((old, _)) = self.idle.replace((session, Instant::now())) {
                 old.quit(&self.ctx.settings);
             }
@@ -96,7 +97,10 @@ impl SmtpAgent {
         }
     }
 
-    pub fn deliver(&mut self, job: &DeliveryJob) -> DeliveryResult {
+    /// Delivers one job. `backlog` (more mail for the destination waits in
+    /// qmgr) lets the connection be kept for the next job, as Postfix's
+    /// `smtp_connection_cache_on_demand`.
+    pub fn deliver(&mut self, job: &DeliveryJob, backlog: bool) -> DeliveryResult {
         let mut slots: Vec<Slot> = job
             .recipients
             .iter()
@@ -107,11 +111,11 @@ impl SmtpAgent {
                 detail: String::new(),
             })
             .collect();
-        self.run(job, &mut slots);
+        self.run(job, &mut slots, backlog);
         self.results(job, slots)
     }
 
-    fn run(&mut self, job: &DeliveryJob, slots: &mut [Slot]) {
+    fn run(&mut self, job: &DeliveryJob, slots: &mut [Slot], backlog: bool) {
         let ctx = Arc::clone(&self.ctx);
         let s = &ctx.settings;
         let policy = match ctx.policies.lookup(&job.nexthop) {
@@ -126,8 +130,8 @@ impl SmtpAgent {
             );
         }
         if let Some(mut session) = self.cached(&job.nexthop) {
-            let reusable = transact(&mut session, s, job, slots);
-            self.keep_or_quit(session, reusable);
+            let reusable = transact(&mut session, s, job, slots, false);
+            self.keep_or_quit(session, reusable, backlog);
             if slots.iter().all(|x| x.done.is_some()) {
                 return;
             }
@@ -185,8 +189,10 @@ impl SmtpAgent {
             match opened {
                 Ok(mut session) => {
                     sessions += 1;
-                    let reusable = transact(&mut session, s, job, slots);
-                    self.keep_or_quit(session, reusable);
+                    // The cache key is the nexthop as qmgr gives it.
+                    session.nexthop = job.nexthop.clone();
+                    let reusable = transact(&mut session, s, job, slots, last_target);
+                    self.keep_or_quit(session, reusable, backlog);
                 }
                 Err(OpenFailure {
                     failure, reached, ..
@@ -296,6 +302,7 @@ fn transact(
     s: &super::Settings,
     job: &DeliveryJob,
     slots: &mut [Slot],
+    last_target: bool,
 ) -> bool {
     let open: Vec<usize> = (0..slots.len())
         .filter(|i| slots[*i].done.is_none())
@@ -311,9 +318,79 @@ fn transact(
                 slot.done = Some(Outcome::Delivered);
                 slot.detail = text;
             }
-            RcptStatus::Failed(f) if f.try_next() => slot.last = Some(f),
+            RcptStatus::Failed(f) if f.try_next() => {
+                // smtp_trouble.c: a soft error at a server other than the
+                // last is logged, and the recipient kept for the next one.
+                if !last_target {
+                    ::log::info!("{}: {}", job.queue_id, f.dsn.reason);
+                }
+                slot.last = Some(f);
+            }
             RcptStatus::Failed(f) => slot.done = Some(final_outcome(&f)),
         }
     }
     outcome.reusable
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slots(n: usize) -> Vec<Slot> {
+        (0..n)
+            .map(|_| Slot {
+                done: None,
+                last: None,
+                relay: None,
+                detail: String::new(),
+            })
+            .collect()
+    }
+
+    fn job() -> DeliveryJob {
+        DeliveryJob {
+            queue_id: "5BTQ".into(),
+            transport: "smtp".into(),
+            nexthop: "example.com".into(),
+            sender: String::new(),
+            arrival: 0,
+            active_since: 0.0,
+            envid: None,
+            ret: None,
+            client: Default::default(),
+            recipients: Vec::new(),
+            content: Arc::new(Vec::new()),
+        }
+    }
+
+    #[test]
+    fn soft_failures_wait_for_the_next_server_hard_ones_are_final() {
+        let mut s = slots(2);
+        s[1].done = Some(Outcome::Delivered);
+        let refused = trouble::connect("mx1[192.0.2.1]:25", "Connection refused");
+        record_site_failure(&job(), &mut s, &refused, None, false);
+        assert!(s[0].done.is_none(), "soft: try the next server");
+        assert_eq!(s[0].last, Some(refused));
+        assert_eq!(s[1].done, Some(Outcome::Delivered), "finished ones stay");
+
+        let hard = Failure::new(StatusCode::new(5, 7, 1), "host said no");
+        record_site_failure(&job(), &mut s, &hard, None, false);
+        assert_eq!(s[0].done, Some(Outcome::Bounced(hard.dsn.clone())));
+    }
+
+    #[test]
+    fn policy_failure_defers_everyone_without_a_relay() {
+        let mut s = slots(3);
+        fail_all(&mut s, &trouble::tls_policy());
+        for slot in &s {
+            match &slot.done {
+                Some(Outcome::Deferred(d)) => {
+                    assert_eq!(d.status, StatusCode::new(4, 7, 5));
+                    assert_eq!(d.reason, "client TLS configuration problem");
+                }
+                other => panic!("{other:?}"),
+            }
+            assert!(slot.relay.is_none());
+        }
+    }
 }

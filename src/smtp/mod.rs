@@ -12,7 +12,7 @@
 //! ```text
 //! let ctx = Arc::new(SmtpContext::new(&cfg)?);   // once per transport
 //! let mut agent = SmtpAgent::new(Arc::clone(&ctx)); // once per worker thread
-//! let result: DeliveryResult = agent.deliver(&job);
+//! let result: DeliveryResult = agent.deliver(&job, backlog); // backlog: more mail waits
 //! agent.idle_deadline() / agent.expire_idle()      // connection cache upkeep
 //! ```
 //!

@@ -103,7 +103,8 @@ pub struct Session {
     pub peer: Peer,
     pub features: Features,
     pub tls: TlsOutcome,
-    /// Nexthop this session was opened for (the connection-cache key).
+    /// The job nexthop this session serves (the connection-cache key; the
+    /// caller sets it).
     pub nexthop: String,
 }
 
@@ -219,10 +220,12 @@ impl Attempt<'_> {
             facts: None,
         };
         let namaddr = peer.namaddr();
-        // Wrapper mode means TLS whatever the level says (Postfix requires at
-        // least encrypt with it).
+        // Wrapper mode means TLS whatever the level says: at least encrypt, as
+        // Postfix requires with smtp_tls_wrappermode.
         let mut conn = if s.wrappermode {
-            Conn::new(self.handshake(tcp, level.max(TlsLevel::Encrypt), &mut outcome)?)
+            let level = level.max(TlsLevel::Encrypt);
+            outcome.policy = outcome.policy.max(TlsLevel::Encrypt);
+            Conn::new(self.handshake(tcp, level, &mut outcome)?)
         } else {
             Conn::new(Stream::Plain(tcp))
         };

@@ -38,6 +38,7 @@ pub mod names {
     pub const SMTP_NEVER_SEND_EHLO: &str = "smtp_never_send_ehlo";
     pub const SMTP_CONNECTION_CACHE_ON_DEMAND: &str = "smtp_connection_cache_on_demand";
     pub const SMTP_CONNECTION_CACHE_TIME_LIMIT: &str = "smtp_connection_cache_time_limit";
+    pub const SMTP_TLS_CONNECTION_REUSE: &str = "smtp_tls_connection_reuse";
     pub const SMTP_LOG_TLS_FEATURE_STATUS: &str = "smtp_log_tls_feature_status";
     pub const MINIMAL_BACKOFF_TIME: &str = "minimal_backoff_time";
     pub const DNS_NAMESERVERS: &str = "dns_nameservers";
@@ -72,6 +73,8 @@ pub struct Settings {
     pub never_send_ehlo: bool,
     pub cache_on_demand: bool,
     pub cache_time_limit: Duration,
+    /// TLS connections may be cached too (Postfix needs tlsproxy for it).
+    pub tls_connection_reuse: bool,
     pub log_tls_feature_status: bool,
     pub minimal_backoff_time: Duration,
     pub resolver: ResolverSettings,
@@ -189,6 +192,7 @@ impl Settings {
             never_send_ehlo: cfg.get_bool(SMTP_NEVER_SEND_EHLO)?,
             cache_on_demand: cfg.get_bool(SMTP_CONNECTION_CACHE_ON_DEMAND)?,
             cache_time_limit: t(SMTP_CONNECTION_CACHE_TIME_LIMIT)?,
+            tls_connection_reuse: cfg.get_bool(SMTP_TLS_CONNECTION_REUSE)?,
             log_tls_feature_status: cfg.get_bool(SMTP_LOG_TLS_FEATURE_STATUS)?,
             minimal_backoff_time: t(MINIMAL_BACKOFF_TIME)?,
             resolver: resolver_settings(&cfg.get(DNS_NAMESERVERS))?,

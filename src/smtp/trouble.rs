@@ -165,11 +165,11 @@ pub fn tls_not_offered(namaddr: &str) -> Failure {
     )
 }
 
-/// The server answered STARTTLS with an error while TLS is required.
+/// The server answered STARTTLS with an error while TLS is required; the
+/// status is the reply's (smtp_proto.c passes the response to smtp_site_fail).
 pub fn tls_refused(namaddr: &str, reply: &Reply) -> Failure {
-    let status = reply.status();
     Failure::new(
-        StatusCode::new(status.class(), 7, 4),
+        reply.status(),
         format!(
             "TLS is required, but host {namaddr} refused to start TLS: {}",
             reply.text()
