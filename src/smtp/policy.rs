@@ -96,7 +96,7 @@ impl PolicyTables {
                 TlsConfigError::Table {
                     param: POLICY_MAPS,
                     spec: spec.clone(),
-                    source,
+                    source: Box::new(source),
                 }
             })?;
             Some(Mutex::new(list))
