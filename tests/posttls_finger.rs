@@ -190,6 +190,14 @@ fn trusted_ca_untrusted_ca_and_fingerprints_as_postfix() {
 
     // Usage errors.
     b.same(&rx, &["-c", "-l", "bogus", &dest]);
+    let out = run_postern(&b.bin, &rx.config_dir(), &["-c", "-Z", &dest]);
+    assert_eq!(out.code(), 1);
+    assert!(
+        out.stderr
+            .starts_with("posttls-finger: invalid option -- 'Z'\nusage: posttls-finger "),
+        "{}",
+        out.stderr
+    );
     let out = b.same(&rx, &["-c", "-d", "sha3", &dest]);
     assert!(out.contains("disabling TLS support"), "{out}");
 
@@ -225,4 +233,97 @@ fn server_without_starttls_and_connection_refused() {
     let closed = common::tools::free_port();
     let out = b.same(&rx, &[&format!("[127.0.0.1]:{closed}")]);
     assert!(out.contains("Connection refused"), "{out}");
+}
+
+/// A bare domain goes through MX (dnsmasq, reached through the Postern
+/// parameter `dns_nameservers`): the preferred MX host that refuses the
+/// connection is reported as Postfix 3.7 reports it and the next one is
+/// probed; at `secure` its certificate matches `dot-nexthop`. Postfix's
+/// posttls-finger cannot be pointed at this DNS server, so only Postern runs.
+#[test]
+fn domain_destination_uses_mx_in_preference_order() {
+    use common::tools::{DnsRecords, Dnsmasq};
+    let b = Bench::new();
+    let rx = b.receiver(Some(&b.pki.server));
+    let dns = Dnsmasq::start(
+        &DnsRecords::new()
+            .mx("test.example", "mx1.test.example", 10)
+            .mx("test.example", "mx.test.example", 20)
+            .addr("mx1.test.example", "127.0.0.2")
+            .addr("mx.test.example", "127.0.0.1"),
+    );
+    let ca = b.pki.ca.cert_pem.to_str().unwrap();
+    let ns = format!("dns_nameservers=[127.0.0.1]:{}", dns.port);
+    let dest = format!("test.example:{}", rx.port);
+    let out = run_postern(&b.bin, &rx.config_dir(), &["-o", &ns, "-F", ca, &dest]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let port = rx.port;
+    let expected_start = format!(
+        "posttls-finger: Failed to establish session to {dest} via mx1.test.example: \
+         connect to mx1.test.example[127.0.0.2]:{port}: Connection refused\n\
+         posttls-finger: Connected to mx.test.example[127.0.0.1]:{port}\n\
+         posttls-finger: < 220 mx.test.example ESMTP Postfix\n"
+    );
+    assert!(out.stdout.starts_with(&expected_start), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!(
+            "posttls-finger: mx.test.example[127.0.0.1]:{port}: matched peername: mx.test.example\n"
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "posttls-finger: Verified TLS connection established to mx.test.example[127.0.0.1]:{port}: "
+        )),
+        "{}",
+        out.stdout
+    );
+    // `secure` with the nexthop as the only match name: mx.test.example is
+    // not test.example.
+    let out = run_postern(
+        &b.bin,
+        &rx.config_dir(),
+        &["-c", "-o", &ns, "-F", ca, &dest, "nexthop"],
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "server certificate verification failed for mx.test.example[127.0.0.1]:{port}: \
+             num=62:hostname mismatch"
+        )),
+        "{}",
+        out.stdout
+    );
+    // A domain without any record.
+    let out = run_postern(&b.bin, &rx.config_dir(), &["-c", "-o", &ns, "nosuch.test"]);
+    assert_eq!(out.code(), 0);
+    assert!(
+        out.stdout
+            .starts_with("posttls-finger: Destination address lookup failed: "),
+        "{}",
+        out.stdout
+    );
+}
+
+/// `-w`: TLS at connect on a Postfix smtps-style service
+/// (`smtpd_tls_wrappermode = yes`), same output as Postfix's.
+#[test]
+fn wrapper_mode_as_postfix() {
+    let b = Bench::new();
+    let mut rx = PostfixInstance::new(Role::Receiver);
+    rx.receiver_tls(&b.pki);
+    let smtps = common::tools::free_port();
+    rx.append_master_cf(&format!(
+        "127.0.0.1:{smtps} inet n - n - - smtpd\n  -o smtpd_tls_wrappermode=yes\n"
+    ));
+    rx.start();
+    assert!(common::tools::wait_port(
+        smtps,
+        std::time::Duration::from_secs(20)
+    ));
+    let ca = b.pki.ca.cert_pem.to_str().unwrap();
+    let dest = format!("[127.0.0.1]:{smtps}");
+    let out = b.same(&rx, &["-w", "-F", ca, &dest, "mx.test.example"]);
+    assert!(out.contains("Verified TLS connection established"), "{out}");
+    assert!(!out.contains("STARTTLS"), "{out}");
 }

@@ -150,9 +150,22 @@ fn parse(args: &[String]) -> Result<(Options, Option<String>), Fatal> {
     for f in ["c", "C", "f", "S", "v", "w", "X"] {
         g.optflagmulti(f, "", "");
     }
-    let m = g
-        .parse(&args[1.min(args.len())..])
-        .map_err(|e| Fatal::Usage(format!("posttls-finger: {e}\n{USAGE}")))?;
+    let m = g.parse(&args[1.min(args.len())..]).map_err(|e| {
+        // getopt(3)'s words, as Postfix's posttls-finger prints them.
+        let text = match e {
+            getopts::Fail::UnrecognizedOption(o) => {
+                format!("invalid option -- '{}'", o.trim_start_matches('-'))
+            }
+            getopts::Fail::ArgumentMissing(o) => {
+                format!(
+                    "option requires an argument -- '{}'",
+                    o.trim_start_matches('-')
+                )
+            }
+            other => other.to_string(),
+        };
+        Fatal::Usage(format!("posttls-finger: {text}\n{USAGE}"))
+    })?;
     let last = |f: &str| m.opt_strs(f).last().cloned();
     for (flag, what) in [
         ("S", "LMTP (-S)"),
