@@ -233,6 +233,23 @@ fn server_without_starttls_and_connection_refused() {
     let closed = common::tools::free_port();
     let out = b.same(&rx, &[&format!("[127.0.0.1]:{closed}")]);
     assert!(out.contains("Connection refused"), "{out}");
+    // A server that never greets: -t bounds the wait for the banner.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = silent.local_addr().unwrap().port();
+    let out = run_postern(
+        &b.bin,
+        &rx.config_dir(),
+        &["-t", "1", &format!("[127.0.0.1]:{port}")],
+    );
+    assert_eq!(out.code(), 0);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "posttls-finger: Connected to 127.0.0.1[127.0.0.1]:{port}\n\
+             posttls-finger: 127.0.0.1[127.0.0.1]:{port}: timeout while reading the server greeting\n"
+        )
+    );
+    drop(silent);
 }
 
 /// A bare domain goes through MX (dnsmasq, reached through the Postern

@@ -16,6 +16,14 @@ use openssl::ssl::SslStream;
 use super::{report, say, Options, TlsSetup};
 use crate::tls::ServerPeer;
 
+/// An I/O error in strerror(3) words; a read or write time limit is "timeout".
+fn io_text(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => "timeout".into(),
+        _ => crate::config::io_text(e),
+    }
+}
+
 /// One probe of one server.
 pub struct Probe<'a> {
     pub opts: &'a Options,
@@ -136,9 +144,8 @@ impl Probe<'_> {
     /// Runs the dialogue on a connected socket; problems are reported as
     /// Postfix reports them and end the probe (exit status stays 0).
     pub fn run(&self, tcp: TcpStream) {
-        let np = self.peer.namaddrport();
         if let Err(text) = self.dialogue(tcp) {
-            say(&format!("{text} with {np}"));
+            say(&text);
         }
     }
 
@@ -155,12 +162,12 @@ impl Probe<'_> {
         }
         if o.wrapper {
             let Some(tls) = self.tls else {
-                return Err("TLS support disabled".into());
+                return Err(format!("{np}: TLS support disabled, no wrapper mode"));
             };
             conn = self.handshake(conn, tls)?;
         }
         conn.set_timeout(o.conn_timeout);
-        let io = |e: io::Error| format!("{e} while reading server greeting");
+        let io = |e: io::Error| format!("{np}: {} while reading the server greeting", io_text(&e));
         let banner = conn.reply().map_err(io)?;
         if banner.code / 100 != 2 {
             self.quit(&mut conn);
@@ -168,7 +175,8 @@ impl Probe<'_> {
         }
         conn.set_timeout(o.cmd_timeout);
         let ehlo = format!("EHLO {}", self.helo);
-        let io = |e: io::Error| format!("{e} while performing the EHLO handshake");
+        let io =
+            |e: io::Error| format!("{np}: {} while performing the EHLO handshake", io_text(&e));
         let reply = conn.command(&ehlo).map_err(io)?;
         if reply.code / 100 != 2 {
             self.quit(&mut conn);
@@ -180,7 +188,7 @@ impl Probe<'_> {
         });
         if !o.wrapper && starttls && o.level.tls_enabled() {
             if let Some(tls) = self.tls {
-                let io = |e: io::Error| format!("{e} while sending STARTTLS");
+                let io = |e: io::Error| format!("{np}: {} while sending STARTTLS", io_text(&e));
                 let r = conn.command("STARTTLS").map_err(io)?;
                 if r.code != 220 {
                     self.quit(&mut conn);
@@ -188,7 +196,9 @@ impl Probe<'_> {
                 }
                 conn = self.handshake(conn, tls)?;
                 conn.set_timeout(o.cmd_timeout);
-                let io = |e: io::Error| format!("{e} while performing the EHLO handshake");
+                let io = |e: io::Error| {
+                    format!("{np}: {} while performing the EHLO handshake", io_text(&e))
+                };
                 conn.command(&ehlo).map_err(io)?;
             }
         }
