@@ -198,6 +198,36 @@ fn trusted_ca_untrusted_ca_and_fingerprints_as_postfix() {
         "{}",
         out.stderr
     );
+    // An unknown -L word is warned about and ignored (Postfix repeats the
+    // warning once per parse, three times; Postern says it once).
+    let out = run_postern(
+        &b.bin,
+        &rx.config_dir(),
+        &["-c", "-L", "loud", "-l", "may", &dest],
+    );
+    assert_eq!(
+        (out.code(), out.stdout.as_str()),
+        (
+            0,
+            "posttls-finger: warning: unknown -L option value \"loud\" in \"loud\"\n"
+        )
+    );
+    b.same(&rx, &["-c", "[127.0.0.1]:nosuchservice"]);
+    b.same(
+        &rx,
+        &[
+            "-c",
+            "-s",
+            "sni.example",
+            "-g",
+            "high",
+            "-T",
+            "20",
+            "-P",
+            capath,
+            &dest,
+        ],
+    );
     let out = b.same(&rx, &["-c", "-d", "sha3", &dest]);
     assert!(out.contains("disabling TLS support"), "{out}");
 

@@ -45,7 +45,7 @@ pub struct LogOpts {
 }
 
 impl LogOpts {
-    fn parse(value: &str) -> Result<LogOpts, String> {
+    fn parse(value: &str) -> LogOpts {
         let mut o = LogOpts::default();
         for word in value
             .split(|c: char| c == ',' || c == ':' || c.is_whitespace())
@@ -69,10 +69,13 @@ impl LogOpts {
                 | "ssl-handshake-packet-dump"
                 | "ssl-session-packet-dump"
                 | "dane" => {}
-                _ => return Err(format!("invalid TLS logging option: \"{word}\"")),
+                // As Postfix's tls_log_mask: warned about, then ignored.
+                _ => say(&format!(
+                    "warning: unknown -L option value \"{word}\" in \"{value}\""
+                )),
             }
         }
-        Ok(o)
+        o
     }
 }
 
@@ -131,6 +134,8 @@ pub fn say(text: &str) {
 fn timeout(flag: char, value: &str) -> Result<Duration, Fatal> {
     match value.parse::<u64>() {
         Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
+        // Postfix: 0 waits without a limit; a day stands in for that.
+        Ok(_) => Ok(Duration::from_secs(86_400)),
         _ => Err(Fatal::Fatal(format!(
             "Invalid -{flag} option value: {value}"
         ))),
@@ -181,8 +186,7 @@ fn parse(args: &[String]) -> Result<(Options, Option<String>), Fatal> {
     let level_name = last("l").unwrap_or_else(|| "secure".into());
     let level = TlsLevel::lookup(&level_name)
         .map_err(|_| Fatal::Fatal(format!("Invalid TLS level \"{level_name}\"")))?;
-    let log = LogOpts::parse(&last("L").unwrap_or_else(|| "routine,certmatch".into()))
-        .map_err(Fatal::Fatal)?;
+    let log = LogOpts::parse(&last("L").unwrap_or_else(|| "routine,certmatch".into()));
     let family = match last("a").as_deref() {
         None | Some("any") => None,
         Some("ipv4") => Some(Family::Ipv4),
@@ -192,7 +196,7 @@ fn parse(args: &[String]) -> Result<(Options, Option<String>), Fatal> {
     let mut overrides = Vec::new();
     for o in m.opt_strs("o") {
         let Some((n, v)) = o.split_once('=') else {
-            return Err(Fatal::Fatal(format!("bad '-o' option value: {o}")));
+            return Err(Fatal::Usage(USAGE.into()));
         };
         overrides.push((n.trim().to_string(), v.trim().to_string()));
     }
@@ -254,8 +258,7 @@ fn main(args: &[String]) -> Result<(), Fatal> {
             None
         }
     };
-    let dest = Destination::parse(&opts.destination)
-        .ok_or_else(|| Fatal::Fatal(format!("bad destination: {}", opts.destination)))?;
+    let dest = Destination::parse(&opts.destination).map_err(Fatal::Fatal)?;
     let family = opts.family.unwrap_or_else(|| {
         Family::from_inet_protocols(&cfg.get("inet_protocols")).unwrap_or(Family::All)
     });
@@ -358,32 +361,35 @@ pub struct Destination {
 }
 
 impl Destination {
-    pub fn parse(text: &str) -> Option<Destination> {
+    /// Parses as Postfix's `parse_destination`; the error is its fatal text.
+    pub fn parse(text: &str) -> Result<Destination, String> {
+        let bad = || format!("bad destination: {text}");
+        let unknown = |p: &str| format!("unknown service: {p}/tcp");
         let text = text.strip_prefix("inet:").unwrap_or(text);
         let (name, port) = if text.starts_with('[') {
-            let close = text.find(']')?;
+            let close = text.find(']').ok_or_else(bad)?;
             let rest = &text[close + 1..];
             let port = match rest.strip_prefix(':') {
-                Some(p) => service_port(p)?,
+                Some(p) => service_port(p).ok_or_else(|| unknown(p))?,
                 None if rest.is_empty() => 25,
-                None => return None,
+                None => return Err(bad()),
             };
             (&text[..=close], port)
         } else {
             match text.rsplit_once(':') {
-                Some((n, p)) => (n, service_port(p)?),
+                Some((n, p)) => (n, service_port(p).ok_or_else(|| unknown(p))?),
                 None => (text, 25),
             }
         };
         if name.is_empty() || name == "[]" {
-            return None;
+            return Err(bad());
         }
         let domain = name.trim_start_matches('[').trim_end_matches(']');
         let domain = match domain.get(..5) {
             Some(tag) if tag.eq_ignore_ascii_case("ipv6:") => &domain[5..],
             _ => domain,
         };
-        Some(Destination {
+        Ok(Destination {
             name: name.to_string(),
             domain: domain.to_string(),
             port,
@@ -463,16 +469,20 @@ mod tests {
         assert_eq!((d.domain.as_str(), d.port), ("mx.example.com", 25));
         let d = Destination::parse("[IPv6:::1]:25").unwrap();
         assert_eq!(d.domain, "::1");
-        assert!(Destination::parse("[x]junk").is_none());
-        assert!(Destination::parse("example.com:nosuchservice").is_none());
+        assert!(Destination::parse("[x]junk").is_err());
+        assert_eq!(
+            Destination::parse("example.com:nosuchservice").unwrap_err(),
+            "unknown service: nosuchservice/tcp"
+        );
     }
 
     #[test]
     fn log_options() {
-        let o = LogOpts::parse("routine,certmatch").unwrap();
+        let o = LogOpts::parse("routine,certmatch");
         assert!(o.summary && o.certmatch && !o.peercert);
-        let o = LogOpts::parse("none").unwrap();
+        let o = LogOpts::parse("none");
         assert!(!o.summary && !o.certmatch);
-        assert!(LogOpts::parse("loud").is_err());
+        let o = LogOpts::parse("loud, peercert");
+        assert!(!o.summary && o.peercert);
     }
 }
