@@ -128,6 +128,15 @@ impl PolicyTables {
         result
     }
 
+    /// Whether a table file changed since it was opened (postmap rebuilt
+    /// it): the transport should open the tables again, as a Postfix smtp
+    /// process exits and restarts for this.
+    pub fn changed(&self) -> bool {
+        self.maps
+            .as_ref()
+            .is_some_and(|m| m.lock().unwrap_or_else(|p| p.into_inner()).changed())
+    }
+
     /// The first table entry on the search path, parsed.
     fn find(&self, nexthop: &str) -> Result<Option<ClientPolicy>, PolicyFailure> {
         let Some(maps) = &self.maps else {
