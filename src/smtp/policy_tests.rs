@@ -285,9 +285,10 @@ fn fingerprint_without_fingerprints_fails_closed() {
     let failure = f.tables.lookup("example.com").unwrap_err();
     assert_eq!(
         failure.warning(),
-        "smtp_tls_policy_maps, next-hop destination \"example.com\": configured at fingerprint \
-         security level, but with no fingerprints to match."
+        "nexthop domain example.com: configured at fingerprint security level, but with no \
+         fingerprints to match."
     );
+    assert_eq!(failure.table, "smtp_tls_policy_maps");
     // With smtp_tls_fingerprint_cert_match the entry is fine.
     let f = texthash(
         "example.com fingerprint\n",
