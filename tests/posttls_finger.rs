@@ -374,3 +374,58 @@ fn wrapper_mode_as_postfix() {
     assert!(out.contains("Verified TLS connection established"), "{out}");
     assert!(!out.contains("STARTTLS"), "{out}");
 }
+
+/// `-k`/`-K`: the client certificate is presented; the Postfix receiver,
+/// which asks for one and trusts the test CA, logs a Trusted TLS session from
+/// Postern's probe. The probe's own output is the same as Postfix's.
+#[test]
+fn client_certificate_is_presented() {
+    let b = Bench::new();
+    let rx = b.receiver(Some(&b.pki.server));
+    let dest = format!("[127.0.0.1]:{}", rx.port);
+    let ca = b.pki.ca.cert_pem.to_str().unwrap();
+    let cert = b.pki.client.cert_pem.to_str().unwrap();
+    let key = b.pki.client.key_pem.to_str().unwrap();
+    let before = rx
+        .log()
+        .matches("Trusted TLS connection established from")
+        .count();
+    b.same(
+        &rx,
+        &[
+            "-c",
+            "-k",
+            cert,
+            "-K",
+            key,
+            "-F",
+            ca,
+            &dest,
+            "mx.test.example",
+        ],
+    );
+    let found = common::tools::wait_for(std::time::Duration::from_secs(20), || {
+        rx.log()
+            .matches("Trusted TLS connection established from")
+            .count()
+            >= before + 2
+    });
+    assert!(
+        found,
+        "Postfix saw no client certificate from both probes:\n{}",
+        rx.log()
+    );
+    // Without -k the session is anonymous on the client side.
+    let anon_before = rx
+        .log()
+        .matches("Anonymous TLS connection established from")
+        .count();
+    run_postern(&b.bin, &rx.config_dir(), &["-c", "-F", ca, &dest]);
+    let found = common::tools::wait_for(std::time::Duration::from_secs(20), || {
+        rx.log()
+            .matches("Anonymous TLS connection established from")
+            .count()
+            > anon_before
+    });
+    assert!(found, "{}", rx.log());
+}
