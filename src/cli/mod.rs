@@ -12,6 +12,7 @@ mod postfix;
 mod postmap;
 mod postqueue;
 mod postsuper;
+mod posttls_finger;
 mod queue_cmd;
 mod sendmail;
 mod sendmail_headers;
@@ -86,7 +87,7 @@ const COMMANDS: &[Command] = &[
     Command {
         name: "posttls-finger",
         summary: "probe the TLS of a remote SMTP server",
-        run: None,
+        run: Some(posttls_finger::run),
     },
 ];
 

@@ -28,6 +28,9 @@ use crate::tls::{ClientPolicy, ClientSettings, TlsLevel};
 /// The parameter whose tables are searched; also the title in warnings.
 const POLICY_MAPS: &str = "smtp_tls_policy_maps";
 const PER_SITE: &str = "smtp_tls_per_site";
+/// Postfix's text for a `fingerprint` level with nothing to compare.
+const NO_FINGERPRINTS: &str =
+    "configured at fingerprint security level, but with no fingerprints to match.";
 
 /// Why no policy could be had for a nexthop: which table (or parameter), the
 /// key looked up, and the problem as Postfix words it. The warning is logged
@@ -45,14 +48,14 @@ impl PolicyFailure {
     /// `smtp_tls_policy_maps, next-hop destination "example.com": invalid
     /// security level "foo"`.
     pub fn warning(&self) -> String {
-        if self.table == POLICY_MAPS {
+        if self.problem == NO_FINGERPRINTS {
+            // policy_create names the nexthop only, whatever gave the level.
+            format!("nexthop domain {}: {}", self.key, self.problem)
+        } else {
             format!(
                 "{}, next-hop destination \"{}\": {}",
                 self.table, self.key, self.problem
             )
-        } else {
-            // The fingerprint check of policy_create names the nexthop only.
-            format!("nexthop domain {}: {}", self.key, self.problem)
         }
     }
 }
@@ -96,7 +99,7 @@ impl PolicyTables {
                 TlsConfigError::Table {
                     param: POLICY_MAPS,
                     spec: spec.clone(),
-                    source,
+                    source: Box::new(source),
                 }
             })?;
             Some(Mutex::new(list))
@@ -126,6 +129,15 @@ impl PolicyTables {
             log::warn!("{}", failure.warning());
         }
         result
+    }
+
+    /// Whether a table file changed since it was opened (postmap rebuilt
+    /// it): the transport should open the tables again, as a Postfix smtp
+    /// process exits and restarts for this.
+    pub fn changed(&self) -> bool {
+        self.maps
+            .as_ref()
+            .is_some_and(|m| m.lock().unwrap_or_else(|p| p.into_inner()).changed())
     }
 
     /// The first table entry on the search path, parsed.
@@ -175,9 +187,7 @@ impl PolicyTables {
                 }
                 .into(),
                 key: nexthop.to_string(),
-                problem: "configured at fingerprint security level, but with no fingerprints \
-                          to match."
-                    .into(),
+                problem: NO_FINGERPRINTS.into(),
             });
         }
         if policy.level.is_dane() {

@@ -285,9 +285,10 @@ fn fingerprint_without_fingerprints_fails_closed() {
     let failure = f.tables.lookup("example.com").unwrap_err();
     assert_eq!(
         failure.warning(),
-        "smtp_tls_policy_maps, next-hop destination \"example.com\": configured at fingerprint \
-         security level, but with no fingerprints to match."
+        "nexthop domain example.com: configured at fingerprint security level, but with no \
+         fingerprints to match."
     );
+    assert_eq!(failure.table, "smtp_tls_policy_maps");
     // With smtp_tls_fingerprint_cert_match the entry is fine.
     let f = texthash(
         "example.com fingerprint\n",
@@ -342,4 +343,26 @@ fn table_errors() {
 fn tables_are_shared_between_threads() {
     fn is_send_sync<T: Send + Sync>() {}
     is_send_sync::<PolicyTables>();
+}
+
+#[test]
+fn a_rebuilt_table_is_noticed() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = format!("hash:{}", dir.path().join("tls_policy").display());
+    let build = |value: &str| {
+        let mut b = create(&spec, OpenFlags::default()).unwrap();
+        b.add("example.com", value, 1);
+        b.finish().unwrap();
+    };
+    build("may");
+    let main = format!("smtp_tls_policy_maps = {spec}\n");
+    let t = PolicyTables::open(&config(&main), &settings(&main)).unwrap();
+    assert!(!t.changed());
+    build("secure");
+    assert!(t.changed());
+    let t = PolicyTables::open(&config(&main), &settings(&main)).unwrap();
+    assert_eq!(t.lookup("example.com").unwrap().level, TlsLevel::Secure);
+    assert!(!PolicyTables::open(&config(""), &settings(""))
+        .unwrap()
+        .changed());
 }

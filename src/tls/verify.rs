@@ -182,7 +182,7 @@ pub struct MatchTarget<'a> {
 /// `.domain` matches names strictly below the domain; otherwise the names must
 /// be equal, except that a certificate name `*.rest` matches a first label (or,
 /// with `tls_wildcard_matches_multiple_labels`, several).
-fn match_one(certid: &str, pattern: &str, target: MatchTarget<'_>, multi_label: bool) -> bool {
+pub fn match_one(certid: &str, pattern: &str, target: MatchTarget<'_>, multi_label: bool) -> bool {
     let (domain, subdomain) = if pattern.eq_ignore_ascii_case("nexthop") {
         (target.nexthop, false)
     } else if pattern.eq_ignore_ascii_case("hostname") {
@@ -271,6 +271,32 @@ pub fn match_certificate_name(
         Err(NotVerified::NameMismatch {
             names,
             patterns: patterns.to_vec(),
+        })
+    }
+}
+
+/// The IP-address form of the `verify`/`secure` check: a match name that is
+/// an address literal is compared with the certificate's IP subjectAltNames,
+/// as OpenSSL 3's `SSL_add1_host` does for Postfix (no DNS name involved).
+pub fn match_certificate_ip(
+    cert: &X509Ref,
+    trusted: Result<(), String>,
+    ip: std::net::IpAddr,
+) -> Result<PeerVerified, NotVerified> {
+    trusted.map_err(NotVerified::Untrusted)?;
+    let want: Vec<u8> = match ip {
+        std::net::IpAddr::V4(a) => a.octets().to_vec(),
+        std::net::IpAddr::V6(a) => a.octets().to_vec(),
+    };
+    let hit = cert
+        .subject_alt_names()
+        .is_some_and(|names| names.iter().any(|n| n.ipaddress() == Some(want.as_slice())));
+    if hit {
+        Ok(PeerVerified { _private: () })
+    } else {
+        Err(NotVerified::NameMismatch {
+            names: certificate_names(cert),
+            patterns: vec![ip.to_string()],
         })
     }
 }
