@@ -183,7 +183,8 @@ fn secure_needs_trusted_ca_and_matching_name() {
 /// recipient the receiver takes and one it defers (450): while the message
 /// waits, the delivered recipient's row holds the level, protocol, cipher (the
 /// same as the receiver's Received header), peer name and certificate
-/// fingerprint; `postqueue -j` shows the deferred one with its reason.
+/// fingerprint; `postqueue -j` shows the deferred one with its reason and
+/// the TLS of its last attempt (Postern's `"tls"` object).
 #[test]
 fn queue_records_the_tls_of_each_recipient() {
     let mut t = Topology::new(Which::Postern, true, true, false);
@@ -245,6 +246,19 @@ fn queue_records_the_tls_of_each_recipient() {
             .expect("queued for the deferred recipient");
     assert!(entry.contains("Try again later"), "{entry}");
     assert!(!entry.contains("now@test.example"), "{entry}");
+    // Postern's addition to the JSON: the deferred recipient's last TLS.
+    let compact = entry.replace(' ', "");
+    for part in [
+        "\"tls\":{\"level\":\"secure\"".to_string(),
+        "\"protocol\":\"TLSv1.3\"".to_string(),
+        format!("\"peer_name\":\"{MX}\""),
+        format!(
+            "\"peer_fingerprint\":\"{}\"",
+            t.pki.server.fingerprints.cert_sha256
+        ),
+    ] {
+        assert!(compact.contains(&part), "{part} not in {entry}");
+    }
 }
 
 /// `secure` through MX look-up of test.example: the default match
