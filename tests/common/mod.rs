@@ -1,8 +1,10 @@
 //! Shared harness for Postern's integration tests: a test PKI (`certs`), real
 //! Postfix instances as sending client or receiving server (`postfix`), and the
 //! real peers and tools the tests drive (`tools`: swaks, openssl s_client, raw
-//! SMTP, lettre, dnsmasq, smtp-sink, smtp-source, posttls-finger, pflogsumm), and
-//! Postern itself as a daemon on a temporary config (`daemon`).
+//! SMTP, lettre, dnsmasq, smtp-sink, smtp-source, posttls-finger, pflogsumm),
+//! Postern itself as a daemon on a temporary config (`daemon`), and the
+//! sending scenarios (`sending`: a Postfix receiver, dnsmasq, and Postern or
+//! Postfix as the sender, with their delivery log lines and queue).
 //! Each test file includes it with `mod common;` and uses what it needs.
 //!
 //! Typical use (Postfix relaying to Postern over TLS with a client certificate):
