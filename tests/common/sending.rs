@@ -125,6 +125,8 @@ pub enum Mta {
 pub struct Sender {
     pub mta: Mta,
     params: Vec<(String, String)>,
+    /// Routes every `routes()` call keeps (the topology's test.example route).
+    base_routes: Vec<(String, String)>,
     master_extra: String,
     running: bool,
 }
@@ -139,6 +141,7 @@ impl Sender {
         let mut s = Sender {
             mta: Mta::Postern(inst),
             params: Vec::new(),
+            base_routes: Vec::new(),
             master_extra: String::new(),
             running: false,
         };
@@ -163,6 +166,7 @@ impl Sender {
         let mut s = Sender {
             mta: Mta::Postfix(pf),
             params: Vec::new(),
+            base_routes: Vec::new(),
             master_extra: String::new(),
             running: false,
         };
@@ -188,10 +192,11 @@ impl Sender {
         }
     }
 
-    /// `transport_maps` with `client.example` discarded plus `routes`
-    /// (`(domain, transport:nexthop)` pairs).
+    /// `transport_maps` with `client.example` discarded, the base routes,
+    /// and `routes` (`(domain, transport:nexthop)` pairs).
     pub fn routes(&mut self, routes: &[(&str, &str)]) {
         let mut entries = vec!["{client.example=discard:}".to_string()];
+        entries.extend(self.base_routes.iter().map(|(d, t)| format!("{{{d}={t}}}")));
         entries.extend(routes.iter().map(|(d, t)| format!("{{{d}={t}}}")));
         self.set(
             "transport_maps",
@@ -465,7 +470,9 @@ impl Topology {
                 format!("[127.0.0.1]:{}", rx.port),
             ),
         };
-        tx.routes(&[(DOMAIN, &format!("smtp:{nexthop}"))]);
+        tx.base_routes
+            .push((DOMAIN.to_string(), format!("smtp:{nexthop}")));
+        tx.routes(&[]);
         Topology {
             pki,
             dns,
