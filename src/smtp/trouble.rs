@@ -192,6 +192,15 @@ pub fn tls_policy() -> Failure {
     Failure::new(StatusCode::new(4, 7, 5), "client TLS configuration problem")
 }
 
+/// RFC 6531: the envelope needs SMTPUTF8 and the server lacks it
+/// (smtp_proto.c, 5.6.7).
+pub fn smtputf8_not_offered(namaddr: &str) -> Failure {
+    Failure::new(
+        StatusCode::new(5, 6, 7),
+        format!("SMTPUTF8 is required, but was not offered by host {namaddr}"),
+    )
+}
+
 /// SIZE announced by the server is smaller than the message (smtp_proto.c).
 pub fn too_big(size: u64, limit: u64, namaddr: &str) -> Failure {
     Failure::new(
