@@ -158,12 +158,12 @@ fn literal_nexthop_plaintext_per_recipient_results_and_encrypt_defers() {
         report = rx
             .mailbox("sender@test.example")
             .into_iter()
-            .find(|m| m.raw.contains("Original-Envelope-Id: env+postern"));
+            .find(|m| m.raw.contains("Reporting-MTA: dns; mx.test.example"));
         report.is_some()
     });
     let report = report.unwrap_or_else(|| panic!("no DSN from the receiver:\n{}", rx.log()));
     assert!(
-        report.raw.contains("Reporting-MTA: dns; mx.test.example"),
+        report.raw.contains("Original-Envelope-Id: env+postern"),
         "{}",
         report.raw
     );
@@ -262,7 +262,7 @@ fn mx_order_next_mx_after_refusal_and_5xx_greeting_starttls_verify_null_mx_wrapp
     );
     let inst = postern(&format!(
         "dns_nameservers = [127.0.0.1]:{}\nsmtp_tcp_port = {p}\n\
-         smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\nsmtp_tls_CAfile = {}\n\
+         smtp_tls_security_level = may\nsmtp_tls_loglevel = 2\nsmtp_tls_CAfile = {}\n\
          transport_maps = inline:{{ {{wrapped@test.example=smtps:[127.0.0.1]:{sp}}}, \
          {{verified@test.example=ver:test.example}}, \
          {{unverified@test.example=ver:[127.0.0.1]:{p}}} }}\n",
@@ -297,6 +297,27 @@ fn mx_order_next_mx_after_refusal_and_5xx_greeting_starttls_verify_null_mx_wrapp
         sent.contains(&format!("relay=mx.test.example[127.0.0.1]:{p}, "))
             && sent.contains(", tls=may:trusted, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as "),
         "{sent}"
+    );
+
+    // A second message to the same destination, on a new connection, resumes
+    // the TLS session of the first (the transport's workers share the cache).
+    assert!(
+        !inst.log().contains("Reusing old session"),
+        "{}",
+        inst.log()
+    );
+    send(
+        &inst,
+        "sender@test.example",
+        &["again@test.example"],
+        "again",
+    );
+    rx.wait_mail("again@test.example", 1, WAIT);
+    wait_line(
+        &inst,
+        &[&format!(
+            "mx.test.example[127.0.0.1]:{p}: Reusing old session"
+        )],
     );
 
     // smtp_tls_wrappermode: TLS at connect, no STARTTLS; the level is at

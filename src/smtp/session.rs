@@ -149,7 +149,27 @@ impl Attempt<'_> {
         }
     }
 
-    /// The TLS handshake on `tcp`, logging the summary as tls_client.c does.
+    /// What tls_client.c logs after a handshake, in its order: session
+    /// resumption and the peer certificate at loglevel 2 (TLS_LOG_CACHE,
+    /// TLS_LOG_PEERCERT), then the summary from loglevel 1.
+    fn log_session(&self, facts: &TlsFacts, name: &str) {
+        if self.tls_loglevel >= 2 {
+            if facts.resumed {
+                ::log::info!("{name}: Reusing old session");
+            }
+            if let Some(line) = tls::summary::peer_certificate_line(facts, name) {
+                ::log::info!("{line}");
+            }
+        }
+        if self.tls_loglevel >= 1 {
+            ::log::info!(
+                "{}",
+                tls::summary::log_summary(facts, tls::Usage::New, name)
+            );
+        }
+    }
+
+    /// The TLS handshake on `tcp`, logging as tls_client.c does.
     fn handshake(
         &self,
         tcp: std::net::TcpStream,
@@ -167,31 +187,23 @@ impl Attempt<'_> {
             self.settings.starttls_timeout,
         ) {
             Ok(session) => {
-                if self.tls_loglevel >= 1 {
-                    let summary = tls::summary::log_summary(&session.facts, tls::Usage::New, &name);
-                    ::log::info!("{summary}");
-                }
-                if self.tls_loglevel >= 2 {
-                    if let Some(line) = tls::summary::peer_certificate_line(&session.facts, &name) {
-                        ::log::info!("{line}");
-                    }
-                }
+                self.log_session(&session.facts, &name);
                 outcome.facts = Some(Box::new(session.facts));
                 Ok(Stream::Tls(Box::new(session.stream)))
             }
             Err(TlsError::NotVerified { reason, facts, .. }) => {
-                if self.tls_loglevel >= 1 {
-                    ::log::info!(
-                        "{}",
-                        tls::summary::log_summary(&facts, tls::Usage::New, &name)
-                    );
-                }
+                self.log_session(&facts, &name);
                 ::log::warn!("server certificate verification failed for {name}: {reason}");
                 outcome.facts = Some(facts);
                 Err(fail(trouble::not_verified(), &self.peer, outcome))
             }
             Err(e) => {
-                ::log::warn!("TLS handshake with {name} failed: {e}");
+                // tls_client.c: "SSL_connect error to %s: ...".
+                let detail = match &e {
+                    TlsError::Handshake { detail, .. } => detail.clone(),
+                    other => other.to_string(),
+                };
+                ::log::info!("SSL_connect error to {name}: {detail}");
                 let mut f = fail(trouble::tls_handshake(), &self.peer, outcome);
                 f.retry_plain = level == TlsLevel::May && self.plaintext_fallback;
                 Err(f)
