@@ -505,6 +505,9 @@ fn may_handshake_failure_defers_then_goes_plaintext_after_minimal_backoff() {
     assert!(!received.contains("(using TLS"), "{received}");
     let sent = wait_line(&inst, &[&id, "status=sent"]);
     assert!(sent.contains(", tls=may:none, dsn=2.0.0, "), "{sent}");
+    // The handshake failed again first, logged as a non-final error.
+    let retried = format!("{id}: Cannot start TLS: handshake failure");
+    assert!(inst.log().contains(&retried), "{}", inst.log());
 }
 
 #[test]

@@ -176,11 +176,9 @@ impl SmtpAgent {
             };
             let opened = match attempt.open(policy.level) {
                 Err(f) if f.retry_plain => {
-                    ::log::info!(
-                        "{}: {}; trying plaintext",
-                        job.queue_id,
-                        f.failure.dsn.reason
-                    );
+                    // Logged as a non-final soft error (smtp_trouble.c), then
+                    // the same server again without TLS.
+                    ::log::info!("{}: {}", job.queue_id, f.failure.dsn.reason);
                     sessions += 1;
                     attempt.open(TlsLevel::None)
                 }
