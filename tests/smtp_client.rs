@@ -11,7 +11,8 @@
 //! - a backlog served by one cached connection after deferrals;
 //! - a failed STARTTLS handshake at `may` deferring, then plaintext once the
 //!   message has waited `minimal_backoff_time` (Postfix 3.7);
-//! - a broken client configuration deferring mail instead of losing it.
+//! - a broken client configuration deferring mail instead of losing it;
+//! - mail whose nexthop is Postern itself bounced as a loop.
 
 mod common;
 
@@ -535,4 +536,35 @@ fn broken_client_configuration_defers_the_mail() {
         &["smtp client configuration: invalid dns_nameservers value"],
     );
     assert_eq!(inst.queued_message(&id).queue_name, "deferred");
+}
+
+#[test]
+fn mail_to_ourselves_is_a_loop_and_bounces() {
+    // The nexthop is Postern's own smtpd: its EHLO reply names our myhostname.
+    let port = free_port();
+    let main = format!(
+        "mynetworks = 127.0.0.0/8\n\
+         transport_maps = inline:{{ {{loop.test=smtp:[127.0.0.1]:{port}}} }}\n"
+    );
+    let inst = Instance::with_master(&main, &master(port), port);
+    inst.start();
+    let id = send(&inst, "", &["u@loop.test"], "loop");
+    let line = wait_line(&inst, &[&id, "to=<u@loop.test>", "status=bounced"]);
+    assert!(
+        line.contains(&format!("relay=127.0.0.1[127.0.0.1]:{port}, ")),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!(
+            "dsn=5.4.6, status=bounced (mail for [127.0.0.1]:{port} loops back to myself)"
+        )),
+        "{line}"
+    );
+    wait_line(
+        &inst,
+        &[&format!(
+            "warning: host 127.0.0.1[127.0.0.1]:{port} replied to HELO/EHLO with my own \
+             hostname mx.postern.test"
+        )],
+    );
 }

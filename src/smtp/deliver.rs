@@ -158,6 +158,7 @@ impl SmtpAgent {
         let plaintext_fallback = waited >= s.minimal_backoff_time.as_secs_f64();
         let mut sessions = 0usize;
         let count = targets.len();
+        let best = targets.first().map_or(0, |t| t.preference);
         for (i, target) in targets.into_iter().enumerate() {
             let last_target =
                 i + 1 == count || (s.mx_session_limit > 0 && sessions + 1 >= s.mx_session_limit);
@@ -172,6 +173,8 @@ impl SmtpAgent {
                     port: dest.port,
                 },
                 plaintext_fallback,
+                best_mx: target.preference == best,
+                job_nexthop: &job.nexthop,
                 tls_loglevel: ctx.tls_loglevel,
             };
             let opened = match attempt.open(policy.level) {

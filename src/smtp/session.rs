@@ -128,6 +128,11 @@ pub struct Attempt<'a> {
     pub peer: Peer,
     /// Postfix's PLAINTEXT_FALLBACK_OK_AFTER_STARTTLS_FAILURE.
     pub plaintext_fallback: bool,
+    /// This server is among the most preferred for the nexthop: a mail loop
+    /// found here bounces instead of deferring (smtp_proto.c).
+    pub best_mx: bool,
+    /// The job's nexthop as qmgr gave it, for the loop message.
+    pub job_nexthop: &'a str,
     pub tls_loglevel: u8,
 }
 
@@ -283,6 +288,31 @@ impl Attempt<'_> {
         })
     }
 
+    /// smtp_proto.c: a server whose EHLO reply names our own `myhostname` is
+    /// this host; delivering would loop ("mail for %s loops back to myself",
+    /// 5.4.6 at the best MX, else 4.4.6 so that other MX hosts are tried).
+    fn loop_check(&self, reply: &super::reply::Reply, o: &TlsOutcome) -> Result<(), OpenFailure> {
+        let name = reply
+            .lines
+            .first()
+            .and_then(|l| l.get(4..))
+            .and_then(|t| t.split_whitespace().next())
+            .unwrap_or("");
+        if !name.eq_ignore_ascii_case(&self.settings.myhostname) {
+            return Ok(());
+        }
+        ::log::warn!(
+            "host {} replied to HELO/EHLO with my own hostname {}",
+            self.peer.namaddrport(),
+            self.settings.myhostname
+        );
+        Err(fail(
+            trouble::loops_back(self.job_nexthop, self.best_mx),
+            &self.peer,
+            o,
+        ))
+    }
+
     /// EHLO, or HELO when EHLO is refused or `smtp_never_send_ehlo` is set.
     fn hello(
         &self,
@@ -298,6 +328,7 @@ impl Attempt<'_> {
                 .command(&format!("EHLO {}", s.helo_name), s.helo_timeout)
                 .map_err(|t| io(&t, Stage::Ehlo))?;
             if reply.is_positive() {
+                self.loop_check(&reply, o)?;
                 return Ok(Features::from_ehlo(&reply));
             }
         }
