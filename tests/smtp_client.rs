@@ -8,9 +8,9 @@
 //! - MX order: a refused connection and a 554 greeting each make the client try
 //!   the next MX; STARTTLS at `may` (Trusted), `verify` (Verified by MX name,
 //!   deferred for a literal), wrapper mode, null MX and NXDOMAIN bounces;
-//! - a backlog served by one cached connection after deferrals;
-//! - a failed STARTTLS handshake at `may` deferring, then plaintext once the
-//!   message has waited `minimal_backoff_time` (Postfix 3.7);
+//! - through `relayhost`: a backlog served by one cached connection after
+//!   deferrals, and a failed STARTTLS handshake at `may` deferring, then
+//!   plaintext once the message has waited `minimal_backoff_time` (Postfix 3.7);
 //! - a broken client configuration deferring mail instead of losing it;
 //! - mail whose nexthop is Postern itself bounced as a loop.
 
@@ -404,11 +404,11 @@ fn mx_order_next_mx_after_refusal_and_5xx_greeting_starttls_verify_null_mx_wrapp
     );
 }
 
-/// Main.cf lines for a fast retry schedule and a `[127.0.0.1]:port` route.
+/// Main.cf lines for a fast retry schedule and `relayhost = [127.0.0.1]:port`.
 fn retrying(port: u16, extra: &str) -> String {
     format!(
         "minimal_backoff_time = 2s\nmaximal_backoff_time = 2s\nqueue_run_delay = 1s\n\
-         transport_maps = inline:{{ {{test.example=smtp:[127.0.0.1]:{port}}} }}\n\
+         relayhost = [127.0.0.1]:{port}\n\
          smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\n{extra}"
     )
 }
