@@ -8,10 +8,11 @@
 //! - MX order: a refused connection and a 554 greeting each make the client try
 //!   the next MX; STARTTLS at `may` (Trusted), `verify` (Verified by MX name,
 //!   deferred for a literal), wrapper mode, null MX and NXDOMAIN bounces;
-//! - a backlog served by one cached connection after deferrals;
-//! - a failed STARTTLS handshake at `may` deferring, then plaintext once the
-//!   message has waited `minimal_backoff_time` (Postfix 3.7);
-//! - a broken client configuration deferring mail instead of losing it.
+//! - through `relayhost`: a backlog served by one cached connection after
+//!   deferrals, and a failed STARTTLS handshake at `may` deferring, then
+//!   plaintext once the message has waited `minimal_backoff_time` (Postfix 3.7);
+//! - a broken client configuration deferring mail instead of losing it;
+//! - mail whose nexthop is Postern itself bounced as a loop.
 
 mod common;
 
@@ -158,12 +159,12 @@ fn literal_nexthop_plaintext_per_recipient_results_and_encrypt_defers() {
         report = rx
             .mailbox("sender@test.example")
             .into_iter()
-            .find(|m| m.raw.contains("Original-Envelope-Id: env+postern"));
+            .find(|m| m.raw.contains("Reporting-MTA: dns; mx.test.example"));
         report.is_some()
     });
     let report = report.unwrap_or_else(|| panic!("no DSN from the receiver:\n{}", rx.log()));
     assert!(
-        report.raw.contains("Reporting-MTA: dns; mx.test.example"),
+        report.raw.contains("Original-Envelope-Id: env+postern"),
         "{}",
         report.raw
     );
@@ -262,7 +263,7 @@ fn mx_order_next_mx_after_refusal_and_5xx_greeting_starttls_verify_null_mx_wrapp
     );
     let inst = postern(&format!(
         "dns_nameservers = [127.0.0.1]:{}\nsmtp_tcp_port = {p}\n\
-         smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\nsmtp_tls_CAfile = {}\n\
+         smtp_tls_security_level = may\nsmtp_tls_loglevel = 2\nsmtp_tls_CAfile = {}\n\
          transport_maps = inline:{{ {{wrapped@test.example=smtps:[127.0.0.1]:{sp}}}, \
          {{verified@test.example=ver:test.example}}, \
          {{unverified@test.example=ver:[127.0.0.1]:{p}}} }}\n",
@@ -297,6 +298,27 @@ fn mx_order_next_mx_after_refusal_and_5xx_greeting_starttls_verify_null_mx_wrapp
         sent.contains(&format!("relay=mx.test.example[127.0.0.1]:{p}, "))
             && sent.contains(", tls=may:trusted, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as "),
         "{sent}"
+    );
+
+    // A second message to the same destination, on a new connection, resumes
+    // the TLS session of the first (the transport's workers share the cache).
+    assert!(
+        !inst.log().contains("Reusing old session"),
+        "{}",
+        inst.log()
+    );
+    send(
+        &inst,
+        "sender@test.example",
+        &["again@test.example"],
+        "again",
+    );
+    rx.wait_mail("again@test.example", 1, WAIT);
+    wait_line(
+        &inst,
+        &[&format!(
+            "mx.test.example[127.0.0.1]:{p}: Reusing old session"
+        )],
     );
 
     // smtp_tls_wrappermode: TLS at connect, no STARTTLS; the level is at
@@ -382,11 +404,11 @@ fn mx_order_next_mx_after_refusal_and_5xx_greeting_starttls_verify_null_mx_wrapp
     );
 }
 
-/// Main.cf lines for a fast retry schedule and a `[127.0.0.1]:port` route.
+/// Main.cf lines for a fast retry schedule and `relayhost = [127.0.0.1]:port`.
 fn retrying(port: u16, extra: &str) -> String {
     format!(
         "minimal_backoff_time = 2s\nmaximal_backoff_time = 2s\nqueue_run_delay = 1s\n\
-         transport_maps = inline:{{ {{test.example=smtp:[127.0.0.1]:{port}}} }}\n\
+         relayhost = [127.0.0.1]:{port}\n\
          smtp_tls_security_level = may\nsmtp_tls_loglevel = 1\n{extra}"
     )
 }
@@ -484,6 +506,9 @@ fn may_handshake_failure_defers_then_goes_plaintext_after_minimal_backoff() {
     assert!(!received.contains("(using TLS"), "{received}");
     let sent = wait_line(&inst, &[&id, "status=sent"]);
     assert!(sent.contains(", tls=may:none, dsn=2.0.0, "), "{sent}");
+    // The handshake failed again first, logged as a non-final error.
+    let retried = format!("{id}: Cannot start TLS: handshake failure");
+    assert!(inst.log().contains(&retried), "{}", inst.log());
 }
 
 #[test]
@@ -511,4 +536,35 @@ fn broken_client_configuration_defers_the_mail() {
         &["smtp client configuration: invalid dns_nameservers value"],
     );
     assert_eq!(inst.queued_message(&id).queue_name, "deferred");
+}
+
+#[test]
+fn mail_to_ourselves_is_a_loop_and_bounces() {
+    // The nexthop is Postern's own smtpd: its EHLO reply names our myhostname.
+    let port = free_port();
+    let main = format!(
+        "mynetworks = 127.0.0.0/8\n\
+         transport_maps = inline:{{ {{loop.test=smtp:[127.0.0.1]:{port}}} }}\n"
+    );
+    let inst = Instance::with_master(&main, &master(port), port);
+    inst.start();
+    let id = send(&inst, "", &["u@loop.test"], "loop");
+    let line = wait_line(&inst, &[&id, "to=<u@loop.test>", "status=bounced"]);
+    assert!(
+        line.contains(&format!("relay=127.0.0.1[127.0.0.1]:{port}, ")),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!(
+            "dsn=5.4.6, status=bounced (mail for [127.0.0.1]:{port} loops back to myself)"
+        )),
+        "{line}"
+    );
+    wait_line(
+        &inst,
+        &[&format!(
+            "warning: host 127.0.0.1[127.0.0.1]:{port} replied to HELO/EHLO with my own \
+             hostname mx.postern.test"
+        )],
+    );
 }

@@ -158,6 +158,7 @@ impl SmtpAgent {
         let plaintext_fallback = waited >= s.minimal_backoff_time.as_secs_f64();
         let mut sessions = 0usize;
         let count = targets.len();
+        let best = targets.first().map_or(0, |t| t.preference);
         for (i, target) in targets.into_iter().enumerate() {
             let last_target =
                 i + 1 == count || (s.mx_session_limit > 0 && sessions + 1 >= s.mx_session_limit);
@@ -172,15 +173,15 @@ impl SmtpAgent {
                     port: dest.port,
                 },
                 plaintext_fallback,
+                best_mx: target.preference == best,
+                job_nexthop: &job.nexthop,
                 tls_loglevel: ctx.tls_loglevel,
             };
             let opened = match attempt.open(policy.level) {
                 Err(f) if f.retry_plain => {
-                    ::log::info!(
-                        "{}: {}; trying plaintext",
-                        job.queue_id,
-                        f.failure.dsn.reason
-                    );
+                    // Logged as a non-final soft error (smtp_trouble.c), then
+                    // the same server again without TLS.
+                    ::log::info!("{}: {}", job.queue_id, f.failure.dsn.reason);
                     sessions += 1;
                     attempt.open(TlsLevel::None)
                 }

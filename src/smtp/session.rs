@@ -128,6 +128,11 @@ pub struct Attempt<'a> {
     pub peer: Peer,
     /// Postfix's PLAINTEXT_FALLBACK_OK_AFTER_STARTTLS_FAILURE.
     pub plaintext_fallback: bool,
+    /// This server is among the most preferred for the nexthop: a mail loop
+    /// found here bounces instead of deferring (smtp_proto.c).
+    pub best_mx: bool,
+    /// The job's nexthop as qmgr gave it, for the loop message.
+    pub job_nexthop: &'a str,
     pub tls_loglevel: u8,
 }
 
@@ -149,7 +154,27 @@ impl Attempt<'_> {
         }
     }
 
-    /// The TLS handshake on `tcp`, logging the summary as tls_client.c does.
+    /// What tls_client.c logs after a handshake, in its order: session
+    /// resumption and the peer certificate at loglevel 2 (TLS_LOG_CACHE,
+    /// TLS_LOG_PEERCERT), then the summary from loglevel 1.
+    fn log_session(&self, facts: &TlsFacts, name: &str) {
+        if self.tls_loglevel >= 2 {
+            if facts.resumed {
+                ::log::info!("{name}: Reusing old session");
+            }
+            if let Some(line) = tls::summary::peer_certificate_line(facts, name) {
+                ::log::info!("{line}");
+            }
+        }
+        if self.tls_loglevel >= 1 {
+            ::log::info!(
+                "{}",
+                tls::summary::log_summary(facts, tls::Usage::New, name)
+            );
+        }
+    }
+
+    /// The TLS handshake on `tcp`, logging as tls_client.c does.
     fn handshake(
         &self,
         tcp: std::net::TcpStream,
@@ -167,31 +192,23 @@ impl Attempt<'_> {
             self.settings.starttls_timeout,
         ) {
             Ok(session) => {
-                if self.tls_loglevel >= 1 {
-                    let summary = tls::summary::log_summary(&session.facts, tls::Usage::New, &name);
-                    ::log::info!("{summary}");
-                }
-                if self.tls_loglevel >= 2 {
-                    if let Some(line) = tls::summary::peer_certificate_line(&session.facts, &name) {
-                        ::log::info!("{line}");
-                    }
-                }
+                self.log_session(&session.facts, &name);
                 outcome.facts = Some(Box::new(session.facts));
                 Ok(Stream::Tls(Box::new(session.stream)))
             }
             Err(TlsError::NotVerified { reason, facts, .. }) => {
-                if self.tls_loglevel >= 1 {
-                    ::log::info!(
-                        "{}",
-                        tls::summary::log_summary(&facts, tls::Usage::New, &name)
-                    );
-                }
+                self.log_session(&facts, &name);
                 ::log::warn!("server certificate verification failed for {name}: {reason}");
                 outcome.facts = Some(facts);
                 Err(fail(trouble::not_verified(), &self.peer, outcome))
             }
             Err(e) => {
-                ::log::warn!("TLS handshake with {name} failed: {e}");
+                // tls_client.c: "SSL_connect error to %s: ...".
+                let detail = match &e {
+                    TlsError::Handshake { detail, .. } => detail.clone(),
+                    other => other.to_string(),
+                };
+                ::log::info!("SSL_connect error to {name}: {detail}");
                 let mut f = fail(trouble::tls_handshake(), &self.peer, outcome);
                 f.retry_plain = level == TlsLevel::May && self.plaintext_fallback;
                 Err(f)
@@ -271,6 +288,31 @@ impl Attempt<'_> {
         })
     }
 
+    /// smtp_proto.c: a server whose EHLO reply names our own `myhostname` is
+    /// this host; delivering would loop ("mail for %s loops back to myself",
+    /// 5.4.6 at the best MX, else 4.4.6 so that other MX hosts are tried).
+    fn loop_check(&self, reply: &super::reply::Reply, o: &TlsOutcome) -> Result<(), OpenFailure> {
+        let name = reply
+            .lines
+            .first()
+            .and_then(|l| l.get(4..))
+            .and_then(|t| t.split_whitespace().next())
+            .unwrap_or("");
+        if !name.eq_ignore_ascii_case(&self.settings.myhostname) {
+            return Ok(());
+        }
+        ::log::warn!(
+            "host {} replied to HELO/EHLO with my own hostname {}",
+            self.peer.namaddrport(),
+            self.settings.myhostname
+        );
+        Err(fail(
+            trouble::loops_back(self.job_nexthop, self.best_mx),
+            &self.peer,
+            o,
+        ))
+    }
+
     /// EHLO, or HELO when EHLO is refused or `smtp_never_send_ehlo` is set.
     fn hello(
         &self,
@@ -286,6 +328,7 @@ impl Attempt<'_> {
                 .command(&format!("EHLO {}", s.helo_name), s.helo_timeout)
                 .map_err(|t| io(&t, Stage::Ehlo))?;
             if reply.is_positive() {
+                self.loop_check(&reply, o)?;
                 return Ok(Features::from_ehlo(&reply));
             }
         }

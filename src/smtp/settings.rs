@@ -47,6 +47,8 @@ pub mod names {
 /// Everything a delivery needs from main.cf apart from TLS.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `myhostname`: a server that greets with it is this host (mail loop).
+    pub myhostname: String,
     pub helo_name: String,
     /// Port for nexthops without `:port`.
     pub default_port: u16,
@@ -170,6 +172,7 @@ impl Settings {
         }
         let t = |n: &str| cfg.get_time(n);
         Ok(Settings {
+            myhostname: cfg.get(MYHOSTNAME),
             helo_name,
             default_port,
             wrappermode: cfg.get_bool(SMTP_TLS_WRAPPERMODE)?,

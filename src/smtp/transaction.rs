@@ -40,6 +40,9 @@ pub fn mail_command(job: &DeliveryJob, session: &Session, size: usize) -> String
     if f.eightbitmime && job.content.iter().any(|b| *b >= 0x80) {
         cmd.push_str(" BODY=8BITMIME");
     }
+    if f.smtputf8 && needs_smtputf8(job) {
+        cmd.push_str(" SMTPUTF8");
+    }
     if f.dsn {
         if let Some(ret) = job.ret {
             cmd.push_str(&format!(" RET={}", ret.as_str()));
@@ -49,6 +52,12 @@ pub fn mail_command(job: &DeliveryJob, session: &Session, size: usize) -> String
         }
     }
     cmd
+}
+
+/// An envelope address that is not ASCII needs SMTPUTF8 (RFC 6531 section
+/// 3.4), as Postfix's smtp_proto.c decides from the envelope.
+pub fn needs_smtputf8(job: &DeliveryJob) -> bool {
+    !job.sender.is_ascii() || job.recipients.iter().any(|r| !r.address.is_ascii())
 }
 
 /// `RCPT TO:<addr>` with NOTIFY and ORCPT when the server offers DSN.
@@ -121,6 +130,9 @@ pub fn run(
         if size as u64 > limit {
             return all(trouble::too_big(size as u64, limit, &namaddr), true);
         }
+    }
+    if needs_smtputf8(job) && !session.features.smtputf8 {
+        return all(trouble::smtputf8_not_offered(&namaddr), true);
     }
     let mut commands = vec![mail_command(job, session, size)];
     commands.extend(rcpts.iter().map(|r| rcpt_command(r, session)));

@@ -192,6 +192,25 @@ pub fn tls_policy() -> Failure {
     Failure::new(StatusCode::new(4, 7, 5), "client TLS configuration problem")
 }
 
+/// The server is this host (smtp_proto.c); hard only at the best MX.
+pub fn loops_back(nexthop: &str, best_mx: bool) -> Failure {
+    let status = if best_mx {
+        StatusCode::new(5, 4, 6)
+    } else {
+        StatusCode::new(4, 4, 6)
+    };
+    Failure::new(status, format!("mail for {nexthop} loops back to myself"))
+}
+
+/// RFC 6531: the envelope needs SMTPUTF8 and the server lacks it
+/// (smtp_proto.c, 5.6.7).
+pub fn smtputf8_not_offered(namaddr: &str) -> Failure {
+    Failure::new(
+        StatusCode::new(5, 6, 7),
+        format!("SMTPUTF8 is required, but was not offered by host {namaddr}"),
+    )
+}
+
 /// SIZE announced by the server is smaller than the message (smtp_proto.c).
 pub fn too_big(size: u64, limit: u64, namaddr: &str) -> Failure {
     Failure::new(
