@@ -296,6 +296,35 @@ mod tests {
         assert_eq!(dot_stuff(b"a\r\n"), b"a\r\n.\r\n");
     }
 
+    fn job(sender: &str, rcpt: &str) -> DeliveryJob {
+        DeliveryJob {
+            queue_id: "5BTQ".into(),
+            transport: "smtp".into(),
+            nexthop: "example.com".into(),
+            sender: sender.into(),
+            arrival: 0,
+            active_since: 0.0,
+            envid: None,
+            ret: None,
+            client: Default::default(),
+            recipients: vec![JobRecipient {
+                index: 0,
+                address: rcpt.into(),
+                orig_rcpt: None,
+                notify: None,
+                orcpt: None,
+            }],
+            content: std::sync::Arc::new(Vec::new()),
+        }
+    }
+
+    #[test]
+    fn smtputf8_from_the_envelope() {
+        assert!(!needs_smtputf8(&job("a@example.com", "b@example.net")));
+        assert!(needs_smtputf8(&job("jörg@example.com", "b@example.net")));
+        assert!(needs_smtputf8(&job("", "用户@例子.广告")));
+    }
+
     #[test]
     fn pipelining_groups() {
         let cmds: Vec<String> = ["MAIL FROM:<a>", "RCPT TO:<b>", "RCPT TO:<c>", "DATA"]
