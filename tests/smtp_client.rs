@@ -1,7 +1,7 @@
 //! The smtp client through the real daemon, delivering to a real Postfix 3.7
 //! receiver on loopback, with dnsmasq answering for the test domains:
 //! - a `[127.0.0.1]:port` nexthop from transport_maps, plaintext at `may`,
-//!   `smtp_bind_address`, per-recipient results (a 5xx RCPT bounces with
+//!   `smtp_bind_address`, `smtp_helo_name`, per-recipient results (a 5xx RCPT bounces with
 //!   Postfix's text and the sender gets a bounce), DSN parameters passed on,
 //!   the server's SIZE limit, `encrypt` without STARTTLS deferring with 4.7.4,
 //!   and `postqueue -j` showing the TLS a deferred attempt reached;
@@ -94,6 +94,7 @@ fn literal_nexthop_plaintext_per_recipient_results_and_encrypt_defers() {
     let p = rx.port;
     let inst = postern(&format!(
         "smtp_tls_security_level = may\nsmtp_bind_address = 127.0.0.5\n\
+         smtp_helo_name = helo.postern.test\n\
          transport_maps = inline:{{ {{test.example=smtp:[127.0.0.1]:{p}}}, \
          {{other.example=smtp:[127.0.0.1]:{p}}}, {{enc.example=enc:[127.0.0.1]:{p}}} }}\n"
     ));
@@ -110,6 +111,12 @@ fn literal_nexthop_plaintext_per_recipient_results_and_encrypt_defers() {
         mail[0].body().contains("\n.leading dot\n"),
         "{}",
         mail[0].raw
+    );
+    // smtp_helo_name is what the receiver's Received header names.
+    let received = mail[0].header("Received").unwrap_or_default();
+    assert!(
+        received.starts_with("from helo.postern.test (unknown [127.0.0.5])"),
+        "{received}"
     );
     // smtp_bind_address: the receiver saw the connection come from it.
     assert!(

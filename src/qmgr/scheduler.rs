@@ -243,6 +243,14 @@ impl Scheduler {
     /// Hands out waiting jobs while their transport and destination have room.
     fn dispatch(&mut self) {
         let mut keep = VecDeque::new();
+        // Jobs per (transport, destination) not yet handed out: a job handed
+        // out while others remain is marked `backlog` (connection caching).
+        let mut left: HashMap<(String, String), usize> = HashMap::new();
+        for w in &self.waiting {
+            *left
+                .entry((w.job.transport.clone(), w.dest.clone()))
+                .or_insert(0) += 1;
+        }
         while let Some(w) = self.waiting.pop_front() {
             let t = self.registry.get(&w.job.transport);
             let key = (w.job.transport.clone(), w.dest.clone());
@@ -253,10 +261,15 @@ impl Scheduler {
                 continue;
             }
             let mut w = w;
-            let same = |o: &Work| o.job.transport == key.0 && o.dest == key.1;
-            w.backlog = self.waiting.iter().any(same) || keep.iter().any(same);
+            let others = left.get(&key).copied().unwrap_or(1).saturating_sub(1);
+            w.backlog = others > 0;
             match t.submit(w, &self.queue, &self.events_tx) {
-                Ok(()) => *self.dest_busy.entry(key).or_insert(0) += 1,
+                Ok(()) => {
+                    if let Some(n) = left.get_mut(&key) {
+                        *n = others;
+                    }
+                    *self.dest_busy.entry(key).or_insert(0) += 1
+                }
                 Err(w) => keep.push_back(*w),
             }
         }

@@ -88,7 +88,16 @@ impl SmtpAgent {
         // As Postfix: a TLS connection is cached only with
         // smtp_tls_connection_reuse (smtp_proto.c DONT_CACHE_THIS_SESSION).
         let tls_ok = s.tls_connection_reuse || !session.conn.is_tls();
-        if reusable && backlog && tls_ok && s.cache_on_demand && !s.cache_time_limit.is_zero() {
+        // smtp_connection_reuse_count_limit / _time_limit (smtp_reuse.c).
+        let fresh = (s.reuse_count_limit == 0 || session.uses < s.reuse_count_limit)
+            && (s.reuse_time_limit.is_zero() || session.opened.elapsed() < s.reuse_time_limit);
+        if reusable
+            && backlog
+            && tls_ok
+            && fresh
+            && s.cache_on_demand
+            && !s.cache_time_limit.is_zero()
+        {
             if let Some((old, _)) = self.idle.replace((session, Instant::now())) {
                 old.quit(&self.ctx.settings);
             }
@@ -310,6 +319,7 @@ fn transact(
         .collect();
     let rcpts: Vec<_> = open.iter().map(|i| &job.recipients[*i]).collect();
     let outcome = transaction::run(session, s, job, &rcpts);
+    session.uses += 1;
     let reached = Some((session.peer.clone(), session.tls.clone()));
     for (i, status) in open.into_iter().zip(outcome.results) {
         let slot = &mut slots[i];

@@ -106,6 +106,10 @@ pub struct Session {
     /// The job nexthop this session serves (the connection-cache key; the
     /// caller sets it).
     pub nexthop: String,
+    /// When the connection was made, and the transactions run on it
+    /// (`smtp_connection_reuse_time_limit`, `smtp_connection_reuse_count_limit`).
+    pub opened: std::time::Instant,
+    pub uses: usize,
 }
 
 /// Why a session could not be opened.
@@ -285,6 +289,8 @@ impl Attempt<'_> {
             features,
             tls: outcome,
             nexthop: self.nexthop.to_string(),
+            opened: std::time::Instant::now(),
+            uses: 0,
         })
     }
 

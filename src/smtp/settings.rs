@@ -39,6 +39,8 @@ pub mod names {
     pub const SMTP_CONNECTION_CACHE_ON_DEMAND: &str = "smtp_connection_cache_on_demand";
     pub const SMTP_CONNECTION_CACHE_TIME_LIMIT: &str = "smtp_connection_cache_time_limit";
     pub const SMTP_TLS_CONNECTION_REUSE: &str = "smtp_tls_connection_reuse";
+    pub const SMTP_CONNECTION_REUSE_COUNT_LIMIT: &str = "smtp_connection_reuse_count_limit";
+    pub const SMTP_CONNECTION_REUSE_TIME_LIMIT: &str = "smtp_connection_reuse_time_limit";
     pub const SMTP_LOG_TLS_FEATURE_STATUS: &str = "smtp_log_tls_feature_status";
     pub const MINIMAL_BACKOFF_TIME: &str = "minimal_backoff_time";
     pub const DNS_NAMESERVERS: &str = "dns_nameservers";
@@ -77,6 +79,10 @@ pub struct Settings {
     pub cache_time_limit: Duration,
     /// TLS connections may be cached too (Postfix needs tlsproxy for it).
     pub tls_connection_reuse: bool,
+    /// Transactions per connection at most; 0 is no limit.
+    pub reuse_count_limit: usize,
+    /// A connection older than this is not reused.
+    pub reuse_time_limit: Duration,
     pub log_tls_feature_status: bool,
     pub minimal_backoff_time: Duration,
     pub resolver: ResolverSettings,
@@ -196,6 +202,8 @@ impl Settings {
             cache_on_demand: cfg.get_bool(SMTP_CONNECTION_CACHE_ON_DEMAND)?,
             cache_time_limit: t(SMTP_CONNECTION_CACHE_TIME_LIMIT)?,
             tls_connection_reuse: cfg.get_bool(SMTP_TLS_CONNECTION_REUSE)?,
+            reuse_count_limit: count(cfg, SMTP_CONNECTION_REUSE_COUNT_LIMIT)?,
+            reuse_time_limit: t(SMTP_CONNECTION_REUSE_TIME_LIMIT)?,
             log_tls_feature_status: cfg.get_bool(SMTP_LOG_TLS_FEATURE_STATUS)?,
             minimal_backoff_time: t(MINIMAL_BACKOFF_TIME)?,
             resolver: resolver_settings(&cfg.get(DNS_NAMESERVERS))?,

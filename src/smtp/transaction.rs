@@ -10,6 +10,7 @@
 //! (PIPELINING), RFC 1870 (SIZE), RFC 6152 (8BITMIME), RFC 3461 (DSN).
 
 use super::conn::IoTrouble;
+use super::reply::Features;
 use super::session::Session;
 use super::settings::Settings;
 use super::trouble::{self, Command, Failure, Stage};
@@ -31,8 +32,7 @@ pub struct Outcome {
 }
 
 /// `MAIL FROM:<sender>` with the parameters the server understands.
-pub fn mail_command(job: &DeliveryJob, session: &Session, size: usize) -> String {
-    let f = &session.features;
+pub fn mail_command(job: &DeliveryJob, f: &Features, size: usize) -> String {
     let mut cmd = format!("MAIL FROM:<{}>", job.sender);
     if f.size.is_some() {
         cmd.push_str(&format!(" SIZE={size}"));
@@ -61,9 +61,9 @@ pub fn needs_smtputf8(job: &DeliveryJob) -> bool {
 }
 
 /// `RCPT TO:<addr>` with NOTIFY and ORCPT when the server offers DSN.
-pub fn rcpt_command(rcpt: &JobRecipient, session: &Session) -> String {
+pub fn rcpt_command(rcpt: &JobRecipient, f: &Features) -> String {
     let mut cmd = format!("RCPT TO:<{}>", rcpt.address);
-    if session.features.dsn {
+    if f.dsn {
         if let Some(n) = &rcpt.notify {
             cmd.push_str(&format!(" NOTIFY={n}"));
         }
@@ -134,8 +134,8 @@ pub fn run(
     if needs_smtputf8(job) && !session.features.smtputf8 {
         return all(trouble::smtputf8_not_offered(&namaddr), true);
     }
-    let mut commands = vec![mail_command(job, session, size)];
-    commands.extend(rcpts.iter().map(|r| rcpt_command(r, session)));
+    let mut commands = vec![mail_command(job, &session.features, size)];
+    commands.extend(rcpts.iter().map(|r| rcpt_command(r, &session.features)));
     commands.push("DATA".into());
     let pipelining = session.features.pipelining;
 
@@ -294,6 +294,67 @@ mod tests {
         assert_eq!(dot_stuff(b".\r\nx"), b"..\r\nx\r\n.\r\n");
         assert_eq!(dot_stuff(b""), b".\r\n");
         assert_eq!(dot_stuff(b"a\r\n"), b"a\r\n.\r\n");
+    }
+
+    fn job(sender: &str, rcpt: &str) -> DeliveryJob {
+        DeliveryJob {
+            queue_id: "5BTQ".into(),
+            transport: "smtp".into(),
+            nexthop: "example.com".into(),
+            sender: sender.into(),
+            arrival: 0,
+            active_since: 0.0,
+            envid: None,
+            ret: None,
+            client: Default::default(),
+            recipients: vec![JobRecipient {
+                index: 0,
+                address: rcpt.into(),
+                orig_rcpt: None,
+                notify: None,
+                orcpt: None,
+            }],
+            content: std::sync::Arc::new(Vec::new()),
+        }
+    }
+
+    #[test]
+    fn dsn_size_and_body_parameters() {
+        let mut j = job("s@example.com", "r@example.net");
+        j.ret = Some(crate::mail::dsn::Ret::Hdrs);
+        j.envid = Some("id 1".into());
+        j.recipients[0].notify = Some(crate::mail::dsn::Notify::parse("SUCCESS,DELAY").unwrap());
+        j.recipients[0].orcpt =
+            Some(crate::mail::dsn::OrigRcpt::parse("rfc822;o+2Bx@example.net").unwrap());
+        j.content = std::sync::Arc::new("Subject: caf\u{e9}\n\nx\n".as_bytes().to_vec());
+        let plain = Features::default();
+        assert_eq!(mail_command(&j, &plain, 42), "MAIL FROM:<s@example.com>");
+        assert_eq!(
+            rcpt_command(&j.recipients[0], &plain),
+            "RCPT TO:<r@example.net>"
+        );
+        let esmtp = Features {
+            esmtp: true,
+            dsn: true,
+            eightbitmime: true,
+            size: Some(0),
+            ..Features::default()
+        };
+        assert_eq!(
+            mail_command(&j, &esmtp, 42),
+            "MAIL FROM:<s@example.com> SIZE=42 BODY=8BITMIME RET=HDRS ENVID=id+201"
+        );
+        assert_eq!(
+            rcpt_command(&j.recipients[0], &esmtp),
+            "RCPT TO:<r@example.net> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;o+2Bx@example.net"
+        );
+    }
+
+    #[test]
+    fn smtputf8_from_the_envelope() {
+        assert!(!needs_smtputf8(&job("a@example.com", "b@example.net")));
+        assert!(needs_smtputf8(&job("jörg@example.com", "b@example.net")));
+        assert!(needs_smtputf8(&job("", "用户@例子.广告")));
     }
 
     #[test]
