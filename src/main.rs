@@ -18,6 +18,7 @@ mod master;
 mod pickup;
 mod qmgr;
 mod queue;
+mod smtp;
 mod smtpd;
 mod tls;
 mod util;

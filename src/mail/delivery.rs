@@ -95,4 +95,8 @@ pub struct DeliveryTls {
     pub cipher: Option<String>,
     pub peer_name: Option<String>,
     pub peer_fingerprint: Option<String>,
+    /// The `tls=POLICY:REACHED` field of the delivery log line (`may:anonymous`,
+    /// `secure:verified`, `encrypt:none` ...); empty when not logged
+    /// (`smtp_log_tls_feature_status = no`). Not stored in the queue.
+    pub feature: String,
 }

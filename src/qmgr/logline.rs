@@ -51,6 +51,9 @@ pub struct Line<'a> {
     pub detail: &'a str,
     /// Expired deferral: Postfix's `status=expired, returned to sender`.
     pub expired: bool,
+    /// The smtp client's `tls=POLICY:REACHED` (Postfix 3.11
+    /// `smtp_log_tls_feature_status`), written after `delays=`.
+    pub tls: Option<&'a str>,
 }
 
 impl Line<'_> {
@@ -68,8 +71,12 @@ impl Line<'_> {
             }
             Outcome::Bounced(d) => (d.status, "bounced", d.reason.as_str()),
         };
+        let tls = match self.tls {
+            Some(t) if !t.is_empty() => format!(", tls={t}"),
+            _ => String::new(),
+        };
         format!(
-            "{}: to=<{}>{orig}, relay={}, delay={}, delays={}/{}/{}/{}, dsn={status}, status={word} ({text})",
+            "{}: to=<{}>{orig}, relay={}, delay={}, delays={}/{}/{}/{}{tls}, dsn={status}, status={word} ({text})",
             self.queue_id,
             self.rcpt,
             self.relay,
@@ -118,6 +125,7 @@ mod tests {
             outcome: &sent,
             detail: "delivered to maildir",
             expired: false,
+            tls: None,
         };
         assert_eq!(
             l.render(),
@@ -134,5 +142,16 @@ mod tests {
             "relay=none, delay=1.2, delays=0.01/0/0/1.2, dsn=5.0.0, status=bounced (go away)"
         ));
         assert!(!l.render().contains("orig_to"));
+        let sent = Outcome::Delivered;
+        let l = Line {
+            relay: "mx.example[192.0.2.1]:25",
+            outcome: &sent,
+            detail: "250 2.0.0 Ok: queued as X",
+            tls: Some("may:anonymous"),
+            ..l
+        };
+        assert!(l.render().ends_with(
+            "relay=mx.example[192.0.2.1]:25, delay=1.2, delays=0.01/0/0/1.2, tls=may:anonymous, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as X)"
+        ));
     }
 }

@@ -31,6 +31,8 @@ pub enum Kind {
     Retry,
     Local,
     Virtual,
+    /// smtp(8): the SMTP client.
+    Smtp,
     /// No agent yet (smtp, lmtp, pipe), or no master.cf entry: defer.
     Unavailable,
 }
@@ -45,6 +47,7 @@ impl Kind {
             "error" => Kind::Error,
             "local" => Kind::Local,
             "virtual" => Kind::Virtual,
+            "smtp" => Kind::Smtp,
             _ => Kind::Unavailable,
         }
     }
@@ -63,6 +66,8 @@ pub struct Transport {
     /// Jobs handed out and not yet answered.
     pub busy: usize,
     cfg: Arc<Config>,
+    /// State the workers share (the smtp client's TLS context and tables).
+    shared: worker::Shared,
     workers: usize,
     jobs: Sender<Work>,
     rx: Receiver<Work>,
@@ -93,9 +98,11 @@ impl Transport {
             "-" => limit(&own, names::DEFAULT_PROCESS_LIMIT)?,
             n => n.parse().unwrap_or(0),
         };
+        let kind = Kind::of(service);
         Ok(Transport {
             name: name.to_string(),
-            kind: Kind::of(service),
+            kind,
+            shared: worker::Shared::open(kind, &own),
             process_limit,
             concurrency_limit: limit(&own, &names::concurrency_limit(name))?,
             recipient_limit: limit(&own, &names::recipient_limit(name))?,
@@ -117,6 +124,7 @@ impl Transport {
             recipient_limit: 0,
             busy: 0,
             cfg: Arc::new(cfg.clone()),
+            shared: worker::Shared::None,
             workers: 0,
             jobs,
             rx,
@@ -141,6 +149,7 @@ impl Transport {
             let spawned = worker::spawn(
                 &self.name,
                 self.kind,
+                self.shared.clone(),
                 cfg,
                 queue.clone(),
                 self.rx.clone(),

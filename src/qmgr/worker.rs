@@ -28,6 +28,7 @@ use crate::local::agent as local_agent;
 use crate::mail::delivery::{DeliveryJob, DeliveryResult, RecipientResult};
 use crate::mail::dsn::{Dsn, Outcome, StatusCode};
 use crate::queue::QueueHandle;
+use crate::smtp::{SmtpAgent, SmtpContext};
 use crate::virtual_::agent as virtual_agent;
 
 /// One job and the destination queue it was charged to.
@@ -47,6 +48,33 @@ pub fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// What the workers of one transport share, made once when the transport is
+/// built: the smtp client's context (TLS session cache, policy tables), or
+/// why it could not be made.
+#[derive(Clone)]
+pub enum Shared {
+    None,
+    Smtp(Arc<SmtpContext>),
+    Broken(String),
+}
+
+impl Shared {
+    pub fn open(kind: Kind, cfg: &Config) -> Shared {
+        match kind {
+            Kind::Smtp => match SmtpContext::new(cfg) {
+                Ok(c) => Shared::Smtp(Arc::new(c)),
+                Err(e) => {
+                    ::log::error!(
+                        "smtp client configuration: {e}; mail for this transport is deferred"
+                    );
+                    Shared::Broken(e.to_string())
+                }
+            },
+            _ => Shared::None,
+        }
+    }
+}
+
 /// An agent with its per-thread context.
 enum Agent {
     Discard,
@@ -55,14 +83,20 @@ enum Agent {
     },
     Local(local_agent::LocalContext),
     Virtual(virtual_agent::VirtualContext),
+    Smtp(SmtpAgent),
     /// The context could not be made (bad settings): every job is deferred.
     Broken(String),
     Unavailable,
 }
 
 impl Agent {
-    fn open(kind: Kind, cfg: &Config) -> Agent {
+    fn open(kind: Kind, shared: Shared, cfg: &Config) -> Agent {
         match kind {
+            Kind::Smtp => match shared {
+                Shared::Smtp(ctx) => Agent::Smtp(SmtpAgent::new(ctx)),
+                Shared::Broken(why) => Agent::Broken(why),
+                Shared::None => Agent::Broken("smtp client context missing".into()),
+            },
             Kind::Discard => Agent::Discard,
             Kind::Error => Agent::Error { defer: false },
             Kind::Retry => Agent::Error { defer: true },
@@ -78,12 +112,13 @@ impl Agent {
         }
     }
 
-    fn deliver(&self, job: &DeliveryJob) -> DeliveryResult {
+    fn deliver(&mut self, job: &DeliveryJob) -> DeliveryResult {
         match self {
             Agent::Discard => builtin::discard(job),
             Agent::Error { defer } => builtin::error(job, *defer),
             Agent::Local(c) => local_agent::deliver(job, c),
             Agent::Virtual(c) => virtual_agent::deliver(job, c),
+            Agent::Smtp(a) => a.deliver(job),
             Agent::Broken(why) => {
                 let mut r = builtin::unavailable(job);
                 for rr in &mut r.recipients {
@@ -103,6 +138,7 @@ impl Agent {
 pub fn spawn(
     name: &str,
     kind: Kind,
+    shared: Shared,
     cfg: Arc<Config>,
     queue: QueueHandle,
     jobs: Receiver<Work>,
@@ -111,13 +147,14 @@ pub fn spawn(
     let name = name.to_string();
     std::thread::Builder::new()
         .name(format!("{name} worker"))
-        .spawn(move || run(&name, kind, &cfg, &queue, &jobs, &done))
+        .spawn(move || run(&name, kind, shared, &cfg, &queue, &jobs, &done))
         .map(|_| ())
 }
 
 fn run(
     name: &str,
     kind: Kind,
+    shared: Shared,
     cfg: &Config,
     queue: &QueueHandle,
     jobs: &Receiver<Work>,
@@ -125,8 +162,8 @@ fn run(
 ) {
     crate::log::set_thread_tag(&cfg.get(names::SYSLOG_NAME), name);
     let soft_bounce = cfg.get_bool(names::SOFT_BOUNCE).unwrap_or(false);
-    let agent = Agent::open(kind, cfg);
-    for Work { job, dest, origin } in jobs.iter() {
+    let mut agent = Agent::open(kind, shared, cfg);
+    while let Some(Work { job, dest, origin }) = next_job(&mut agent, jobs) {
         let start = now();
         // A panicking agent must not lose the job: its recipients are deferred.
         let result = catch_unwind(AssertUnwindSafe(|| agent.deliver(&job)))
@@ -147,6 +184,29 @@ fn run(
         };
         if done.send(event).is_err() {
             return;
+        }
+    }
+}
+
+/// The next job; while the smtp agent keeps an idle connection, wakes up to
+/// close it when `smtp_connection_cache_time_limit` runs out.
+fn next_job(agent: &mut Agent, jobs: &Receiver<Work>) -> Option<Work> {
+    loop {
+        let deadline = match agent {
+            Agent::Smtp(a) => a.idle_deadline(),
+            _ => None,
+        };
+        let Some(deadline) = deadline else {
+            return jobs.recv().ok();
+        };
+        match jobs.recv_deadline(deadline) {
+            Ok(work) => return Some(work),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                if let Agent::Smtp(a) = agent {
+                    a.expire_idle();
+                }
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return None,
         }
     }
 }
@@ -205,6 +265,7 @@ pub fn log_result(job: &DeliveryJob, result: &DeliveryResult, times: Times) {
             outcome: &r.outcome,
             detail: &r.detail,
             expired: false,
+            tls: r.tls.as_ref().map(|t| t.feature.as_str()),
         };
         ::log::info!("{}", line.render());
     }

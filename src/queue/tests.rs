@@ -190,6 +190,7 @@ fn attempts_moves_requeue_and_delete() {
                     cipher: Some("TLS_AES_256_GCM_SHA384".into()),
                     peer_name: Some("mx.example.net".into()),
                     peer_fingerprint: Some("01:02".into()),
+                    ..DeliveryTls::default()
                 }),
             },
             Attempt {
