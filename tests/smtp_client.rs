@@ -395,7 +395,7 @@ fn mx_order_next_mx_after_refusal_and_5xx_greeting_starttls_verify_null_mx_wrapp
     assert!(
         line.contains("relay=none, ")
             && line.contains(
-                "dsn=5.1.10, status=bounced (Domain nullmx.test does not accept mail (nullMX))"
+                "dsn=5.1.0, status=bounced (Domain nullmx.test does not accept mail (nullMX))"
             ),
         "{line}"
     );

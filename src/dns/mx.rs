@@ -51,7 +51,7 @@ pub struct Target {
 pub enum NexthopError {
     #[error("bad nexthop syntax: {nexthop:?}")]
     BadSyntax { nexthop: String },
-    /// RFC 7505 section 4.2: bounce at once with 5.1.10 (Postfix text).
+    /// RFC 7505 section 4.2: bounce at once (Postfix: 5.1.0 and its text).
     #[error("Domain {domain} does not accept mail (nullMX)")]
     NullMx { domain: String },
     /// An address literal of a family that `inet_protocols` excludes.

@@ -65,7 +65,7 @@ pub struct MxHost {
 pub enum MxAnswer {
     /// Exchangers, most preferred first; equal preferences in random order.
     Hosts { hosts: Vec<MxHost>, authentic: bool },
-    /// RFC 7505 null MX: the domain accepts no mail; bounce at once (5.1.10).
+    /// RFC 7505 null MX: the domain accepts no mail; bounce at once (Postfix uses 5.1.0).
     NullMx,
     /// NOERROR without MX records: deliver to the domain's own address
     /// (RFC 5321 section 5.1).

@@ -90,6 +90,8 @@ pub fn run(opts: Options, ready: impl FnOnce()) -> Result<(), MasterError> {
     )
     .map_err(|e| MasterError::Pickup(e.to_string()))?;
     crate::pickup::make_trigger(&queue_dir).map_err(|e| MasterError::Pickup(e.to_string()))?;
+    // The smtp client's certificate and key may be readable by root only.
+    crate::qmgr::preload(&cfg);
     if let Some(owner) = &owner {
         hand_over(&queue_dir, &data_dir, owner)?;
         for p in [crate::pickup::TRIGGER, "public"] {

@@ -16,7 +16,8 @@
 //! `double_bounce_sender`, `syslog_name`, and the address-class lists of
 //! `resolve`. RFC 3461 (NOTIFY) for which notices are sent.
 //!
-//! Public API: `run(cfg, queue, arrivals, reloads)`: the thread body (master
+//! Public API: `preload(cfg)`: builds the smtp client contexts while the master
+//! is still root (keys readable by root only); `run(cfg, queue, arrivals, reloads)`: the thread body (master
 //! starts it supervised with `Store::arrivals()`; it returns when the queue
 //! writer stops; a `Config` sent on `reloads` replaces the one in use);
 //! `QmgrEvent` (what workers send back); `resolve::{Router, Route}`.
@@ -42,6 +43,8 @@ mod transport;
 mod worker;
 
 use std::sync::Arc;
+
+pub use transport::preload;
 
 use crossbeam_channel::Receiver;
 use thiserror::Error;

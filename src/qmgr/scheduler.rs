@@ -68,7 +68,7 @@ impl Scheduler {
             reader: Reader::open(&dir)?,
             router: Router::new(&cfg)?,
             timing: Timing::from_config(&cfg)?,
-            registry: Registry::new(Arc::clone(&cfg)),
+            registry: Registry::new(Arc::clone(&cfg), false),
             active_limit: usize::try_from(cfg.get_int(names::QMGR_MESSAGE_ACTIVE_LIMIT)?)
                 .unwrap_or(0)
                 .max(1),
@@ -137,7 +137,7 @@ impl Scheduler {
             Ok((router, timing)) => {
                 self.router = router;
                 self.timing = timing;
-                self.registry = Registry::new(Arc::clone(&cfg));
+                self.registry = Registry::new(Arc::clone(&cfg), true);
                 self.cfg = cfg;
             }
             Err(e) => ::log::error!("reload: {e}; keeping the configuration in use"),

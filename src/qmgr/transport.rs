@@ -10,7 +10,7 @@
 //! service's `-o` overrides).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
@@ -77,8 +77,75 @@ fn limit(cfg: &Config, name: &str) -> Result<usize, ConfigError> {
     Ok(usize::try_from(cfg.get_int(name)?).unwrap_or(0))
 }
 
+/// The service's own settings: main.cf with its master.cf `-o` overrides.
+fn service_config(cfg: &Config, service: &Service) -> Result<Config, ConfigError> {
+    let mut options = vec![
+        (names::SERVICE_NAME.to_string(), service.name.clone()),
+        (names::PROCESS_NAME.to_string(), service.command.clone()),
+    ];
+    options.extend(service.options.iter().cloned());
+    cfg.with_overrides(&options)
+}
+
+/// Shared state built at start-up, while the master still runs as root, by
+/// service name: the smtp client's TLS context holds its certificate and key
+/// (`smtp_tls_cert_file`/`key_file`), which, as in Postfix, may be readable by
+/// root only. Postfix's smtp(8) reads them before it drops privileges.
+static PRELOADED: Mutex<Option<HashMap<String, worker::Shared>>> = Mutex::new(None);
+
+/// Builds the shared state of every smtp-client service of master.cf. Called
+/// by the master before it drops privileges; errors are left for the
+/// transport to report when it is first used.
+pub fn preload(cfg: &Config) {
+    let Some(master) = cfg.master_cf() else {
+        return;
+    };
+    let mut built = HashMap::new();
+    for service in master.services.iter().filter(|s| s.kind == "unix") {
+        let kind = Kind::of(service);
+        if kind != Kind::Smtp {
+            continue;
+        }
+        if let Ok(own) = service_config(cfg, service) {
+            if let Ok(shared) = worker::Shared::build(kind, &own) {
+                built.insert(service.name.clone(), shared);
+            }
+        }
+    }
+    if let Ok(mut slot) = PRELOADED.lock() {
+        *slot = Some(built);
+    }
+}
+
+fn preloaded(name: &str) -> Option<worker::Shared> {
+    PRELOADED.lock().ok()?.as_ref()?.get(name).cloned()
+}
+
+/// What a transport's workers share. At start the preloaded state is used.
+/// After a reload (running as mail_owner) the state is built anew; when that
+/// fails and a preloaded one exists (a root-only key), the one from start is
+/// kept, with a warning, rather than deferring all mail.
+fn shared_state(kind: Kind, name: &str, own: &Config, reloaded: bool) -> worker::Shared {
+    let Some(pre) = preloaded(name) else {
+        return worker::Shared::open(kind, own);
+    };
+    if !reloaded {
+        return pre;
+    }
+    match worker::Shared::build(kind, own) {
+        Ok(fresh) => fresh,
+        Err(e) => {
+            ::log::warn!(
+                "transport {name}: {e}; keeping the smtp client settings from start-up \
+                 (files readable only by root are read at start, not at reload)"
+            );
+            pre
+        }
+    }
+}
+
 impl Transport {
-    fn new(cfg: &Config, name: &str) -> Result<Transport, ConfigError> {
+    fn new(cfg: &Config, name: &str, reloaded: bool) -> Result<Transport, ConfigError> {
         let service = cfg.master_cf().and_then(|m| {
             m.services
                 .iter()
@@ -87,12 +154,7 @@ impl Transport {
         let Some(service) = service else {
             return Ok(Transport::unavailable(cfg, name));
         };
-        let mut options = vec![
-            (names::SERVICE_NAME.to_string(), service.name.clone()),
-            (names::PROCESS_NAME.to_string(), service.command.clone()),
-        ];
-        options.extend(service.options.iter().cloned());
-        let own = Arc::new(cfg.with_overrides(&options)?);
+        let own = Arc::new(service_config(cfg, service)?);
         let (jobs, rx) = unbounded();
         let process_limit = match service.process_limit.as_str() {
             "-" => limit(&own, names::DEFAULT_PROCESS_LIMIT)?,
@@ -102,7 +164,7 @@ impl Transport {
         Ok(Transport {
             name: name.to_string(),
             kind,
-            shared: worker::Shared::open(kind, &own),
+            shared: shared_state(kind, name, &own, reloaded),
             process_limit,
             concurrency_limit: limit(&own, &names::concurrency_limit(name))?,
             recipient_limit: limit(&own, &names::recipient_limit(name))?,
@@ -180,13 +242,16 @@ impl Transport {
 /// Every transport met so far, built on first use.
 pub struct Registry {
     cfg: Arc<Config>,
+    /// Built after a `postfix reload` (no longer root).
+    reloaded: bool,
     transports: HashMap<String, Transport>,
 }
 
 impl Registry {
-    pub fn new(cfg: Arc<Config>) -> Registry {
+    pub fn new(cfg: Arc<Config>, reloaded: bool) -> Registry {
         Registry {
             cfg,
+            reloaded,
             transports: HashMap::new(),
         }
     }
@@ -196,14 +261,15 @@ impl Registry {
     /// keeps failing to start).
     pub fn get(&mut self, name: &str) -> &mut Transport {
         let cfg = &self.cfg;
-        self.transports
-            .entry(name.to_string())
-            .or_insert_with(|| match Transport::new(cfg, name) {
+        let reloaded = self.reloaded;
+        self.transports.entry(name.to_string()).or_insert_with(|| {
+            match Transport::new(cfg, name, reloaded) {
                 Ok(t) => t,
                 Err(e) => {
                     ::log::warn!("transport {name}: {e}; its mail is deferred");
                     Transport::unavailable(cfg, name)
                 }
-            })
+            }
+        })
     }
 }

@@ -63,18 +63,27 @@ pub enum Shared {
 }
 
 impl Shared {
+    /// Builds what the workers of a `kind` transport share; an error is logged
+    /// and leaves the transport broken (its mail is deferred).
     pub fn open(kind: Kind, cfg: &Config) -> Shared {
+        match Shared::build(kind, cfg) {
+            Ok(s) => s,
+            Err(e) => {
+                ::log::error!(
+                    "smtp client configuration: {e}; mail for this transport is deferred"
+                );
+                Shared::Broken(e)
+            }
+        }
+    }
+
+    /// Like `open`, without logging the error.
+    pub fn build(kind: Kind, cfg: &Config) -> Result<Shared, String> {
         match kind {
-            Kind::Smtp => match SmtpContext::new(cfg) {
-                Ok(c) => Shared::Smtp(Arc::new(c)),
-                Err(e) => {
-                    ::log::error!(
-                        "smtp client configuration: {e}; mail for this transport is deferred"
-                    );
-                    Shared::Broken(e.to_string())
-                }
-            },
-            _ => Shared::None,
+            Kind::Smtp => SmtpContext::new(cfg)
+                .map(|c| Shared::Smtp(Arc::new(c)))
+                .map_err(|e| e.to_string()),
+            _ => Ok(Shared::None),
         }
     }
 }

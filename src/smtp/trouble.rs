@@ -8,7 +8,7 @@
 //! out while %s"), smtp_connect.c ("connect to %s: %m", the DNS texts) and the
 //! TLS texts of smtp_proto.c. Reads no parameters.
 //! RFCs: RFC 3463 (status codes: 4.4.1 no answer, 4.4.2 bad connection, 4.4.3
-//! routing, 5.1.10 null MX per RFC 7505, 5.3.4 too big, 4.7.4/4.7.5 TLS).
+//! routing, 5.1.0 null MX (Postfix smtp_addr.c; RFC 7505 suggests 5.1.10), 5.3.4 too big, 4.7.4/4.7.5 TLS).
 
 use super::conn::IoTrouble;
 use super::reply::Reply;
@@ -148,7 +148,7 @@ pub fn connect(namaddrport: &str, reason: &str) -> Failure {
 /// A nexthop that gave no server to try: DNS, null MX, bad syntax.
 pub fn nexthop(e: &NexthopError) -> Failure {
     let status = match e {
-        NexthopError::NullMx { .. } => StatusCode::new(5, 1, 10),
+        NexthopError::NullMx { .. } => StatusCode::new(5, 1, 0),
         NexthopError::Dns(d) if d.is_temporary() => StatusCode::new(4, 4, 3),
         NexthopError::Dns(_) => StatusCode::new(5, 4, 4),
         NexthopError::BadSyntax { .. } => StatusCode::new(5, 4, 4),
@@ -295,7 +295,7 @@ mod tests {
             domain: "example.com".into(),
         };
         let f = nexthop(&null);
-        assert_eq!(f.dsn.status, StatusCode::new(5, 1, 10));
+        assert_eq!(f.dsn.status, StatusCode::new(5, 1, 0));
         assert_eq!(
             f.dsn.reason,
             "Domain example.com does not accept mail (nullMX)"
