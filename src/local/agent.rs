@@ -153,9 +153,11 @@ pub fn deliver(job: &DeliveryJob, ctx: &LocalContext) -> DeliveryResult {
                 delivered_to: DeliveredTo::from_message(&content),
                 seen: HashSet::new(),
                 tally: Tally::default(),
+                rcpt_index: 0,
             };
             for rcpt in &job.recipients {
                 walk.tally = Tally::default();
+                walk.rcpt_index = rcpt.index;
                 let original = if ctx.settings.enable_original_recipient {
                     rcpt.orig_rcpt
                         .clone()

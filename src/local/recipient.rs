@@ -105,6 +105,8 @@ pub(super) struct Walk<'a> {
     pub delivered_to: DeliveredTo,
     pub seen: HashSet<String>,
     pub tally: Tally,
+    /// The index of the job recipient being delivered (for delivery keys).
+    pub rcpt_index: u32,
 }
 
 impl Walk<'_> {
@@ -414,6 +416,11 @@ impl Walk<'_> {
                 sender: attr.sender.clone(),
                 recipient: attr.delivered.clone(),
                 original_recipient: attr.original.clone(),
+                delivery_key: Envelope::delivery_key(
+                    self.job.arrival,
+                    &self.job.queue_id,
+                    self.rcpt_index,
+                ),
             },
         };
         match self.ctx.run(&request, self.content) {

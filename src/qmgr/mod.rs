@@ -23,11 +23,19 @@
 //!
 //! What is guaranteed: a message leaves the queue only after every recipient
 //! is recorded delivered or bounced, and after its notices are queued.
-//! Delivery is at least once: a crash between an agent's delivery and the
-//! record of it delivers that recipient again at the next start (messages
-//! left in the active queue are rescheduled). A crash between recording a
-//! bounce and queueing its notice loses that notice. Delay warnings are
-//! remembered in memory only, so a restart may warn once more.
+//! Messages left in the active queue by a crash are rescheduled at the next
+//! start, so a delivery interrupted by a crash is retried, never lost.
+//! Deliveries to a Maildir (local and virtual) are exactly once: the agent
+//! names the file after the message's arrival time, queue ID and job
+//! recipient index (`local::Envelope::delivery_key`), and an attempt that
+//! finds that name in `new/` or `cur/` (made by an attempt whose result the
+//! crash kept from being recorded) reports it delivered without a second
+//! copy. Other destinations are at least once, as in Postfix: a crash between
+//! an mbox, file or command delivery and the record of it delivers that
+//! recipient again, and a crash between queueing a forwarded copy and the
+//! record of it queues the copy again. A crash between recording a bounce and
+//! queueing its notice loses that notice. Delay warnings are remembered in
+//! memory only, so a restart may warn once more.
 
 mod active;
 mod backoff;

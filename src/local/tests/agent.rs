@@ -85,8 +85,11 @@ pub const MESSAGE: &[u8] =
     b"From: alice@example.org\r\nSubject: agent test\r\n\r\nFrom the body\r\nbye\r\n";
 
 pub fn job(rcpts: &[&str], content: &[u8]) -> DeliveryJob {
+    // Each job is another queued message (Maildir names are keyed by queue ID).
+    static JOBS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let n = JOBS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     DeliveryJob {
-        queue_id: "4AgEnT1".into(),
+        queue_id: format!("4AgEnT{n}"),
         transport: "local".into(),
         nexthop: HOST.into(),
         sender: "alice@example.org".into(),

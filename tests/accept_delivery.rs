@@ -1,0 +1,604 @@
+//! Acceptance (issue 4): mail accepted by the real daemon reaches local
+//! mailboxes through qmgr and the local agent. lettre delivers to a Maildir
+//! and to an mbox; an alias fans out to two users, a file and a pipe; a
+//! `.forward` forwards to another user and a file; an unknown user is refused
+//! at RCPT, and bounced to the sender's Maildir when a `permit` lets it in; an
+//! alias loop bounces; a command that fails temporarily is retried after a
+//! (shortened) backoff and delivers exactly once; an expired message comes back
+//! to its sender as an RFC 3464 report; pflogsumm counts all of it.
+//!
+//! The accounts are real ones, so /etc/passwd is not touched: `root` (the
+//! test's sender and a recipient) and `nobody`. Mailboxes live under
+//! `mail_spool_directory` and `.forward` files under `forward_path`, both in
+//! the test's directory. The daemon runs as root (as in CI), so `nobody`'s
+//! mailbox and the commands and files of aliases (`default_privs = nobody`)
+//! are written with nobody's rights: those directories are mode 1777.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::daemon::{free_port, Instance, HOSTNAME};
+use common::tools::lettre_transport;
+use lettre::transport::smtp::client::Tls;
+
+/// A daemon with the local and virtual transports and a test directory
+/// holding its alias table, spool, `.forward` files and command outputs.
+struct Site {
+    inst: Instance,
+}
+
+/// What a site is configured with.
+struct Setup<'a> {
+    /// `mail_spool_directory`: `spool/` (Maildir) or `spool` (mbox), in the test dir.
+    spool: &'a str,
+    /// Alias table lines; `DIR` stands for the test directory.
+    aliases: &'a str,
+    /// Further main.cf lines; `DIR` stands for the test directory.
+    extra: &'a str,
+}
+
+fn open_dir(path: &Path) {
+    fs::create_dir_all(path).expect("mkdir");
+    fs::set_permissions(path, fs::Permissions::from_mode(0o1777)).expect("chmod 1777");
+}
+
+fn master(port: u16) -> String {
+    format!(
+        "127.0.0.1:{port} inet n - n - - smtpd\n\
+         local unix - n n - - local\n\
+         virtual unix - n n - - virtual\n"
+    )
+}
+
+impl Site {
+    fn new(setup: &Setup) -> Site {
+        let port = free_port();
+        let inst = Instance::with_master("", &master(port), port);
+        let d = inst.path().display().to_string();
+        for sub in ["spool", "out", "fwd"] {
+            open_dir(&inst.path().join(sub));
+        }
+        let aliases = setup.aliases.replace("DIR", &d);
+        fs::write(inst.path().join("aliases"), aliases).expect("write aliases");
+        let extra = setup.extra.replace("DIR", &d);
+        inst.write_main(&format!(
+            "mydestination = $myhostname, localhost\n\
+             mail_spool_directory = {d}/{spool}\nforward_path = {d}/fwd/$user\n\
+             alias_maps = hash:{d}/aliases\nalias_database = hash:{d}/aliases\n\
+             minimal_backoff_time = 1s\nmaximal_backoff_time = 2s\nqueue_run_delay = 1s\n\
+             {extra}\n",
+            spool = setup.spool
+        ));
+        let o = Command::new(env!("CARGO_BIN_EXE_postern"))
+            .args(["postalias", "-c", &d])
+            .arg(format!("hash:{d}/aliases"))
+            .env_remove("MAIL_CONFIG")
+            .output()
+            .expect("run postalias");
+        assert!(
+            o.status.success(),
+            "postalias: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        inst.start();
+        Site { inst }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.inst.path().join(rel)
+    }
+
+    fn log(&self) -> String {
+        self.inst.log()
+    }
+
+    /// Waits up to `secs` for `ok`, then fails with the log.
+    fn wait(&self, what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
+        let until = Instant::now() + Duration::from_secs(secs);
+        while !ok() {
+            assert!(
+                Instant::now() < until,
+                "timed out waiting for {what}; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the log has `times` lines holding every one of `parts`.
+    fn wait_line(&self, parts: &[&str], times: usize, secs: u64) {
+        self.wait(&format!("{parts:?} x{times}"), secs, || {
+            lines_with(&self.log(), parts).len() >= times
+        });
+    }
+
+    /// The messages in the Maildir of `user` (new/), oldest name first.
+    fn maildir(&self, user: &str) -> Vec<String> {
+        maildir_messages(&self.path(&format!("spool/{user}")))
+    }
+
+    /// Sends over SMTP, returning the queue ID; panics unless every reply is 2xx/3xx.
+    fn send(&self, from: &str, to: &[&str], subject: &str) -> String {
+        let mut c = self.inst.connect();
+        assert!(c.command("EHLO client.test").starts_with("250"));
+        assert!(c.command(&format!("MAIL FROM:<{from}>")).starts_with("250"));
+        for t in to {
+            let r = c.command(&format!("RCPT TO:<{t}>"));
+            assert!(r.starts_with("250"), "RCPT {t}: {r}");
+        }
+        assert!(c.command("DATA").starts_with("354"));
+        let r = c.command(&format!(
+            "From: <{from}>\r\nSubject: {subject}\r\nMessage-ID: <{subject}@client.test>\r\n\r\nbody of {subject}\r\n."
+        ));
+        assert!(r.starts_with("250"), "{r}");
+        c.quit();
+        common::daemon::queued_as(&r)
+    }
+}
+
+fn addr(local: &str) -> String {
+    format!("{local}@{HOSTNAME}")
+}
+
+fn lines_with<'a>(log: &'a str, parts: &[&str]) -> Vec<&'a str> {
+    log.lines()
+        .filter(|l| parts.iter().all(|p| l.contains(p)))
+        .collect()
+}
+
+/// The files in `dir/new`, read, in name order; empty when there is none.
+fn maildir_messages(dir: &Path) -> Vec<String> {
+    let Ok(rd) = fs::read_dir(dir.join("new")) else {
+        return Vec::new();
+    };
+    let mut names: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    names.sort();
+    names
+        .iter()
+        .map(|p| fs::read_to_string(p).expect("read maildir file"))
+        .collect()
+}
+
+fn count(text: &str, needle: &str) -> usize {
+    text.matches(needle).count()
+}
+
+const MAILDIR: Setup = Setup {
+    spool: "spool/",
+    aliases: "",
+    extra: "",
+};
+
+#[test]
+fn lettre_to_a_maildir_and_an_mbox() {
+    use lettre::Transport;
+    for spool in ["spool/", "spool"] {
+        let site = Site::new(&Setup { spool, ..MAILDIR });
+        let email = lettre::Message::builder()
+            .from("Root <root@client.test.example>".parse().unwrap())
+            .to(format!("Nobody <{}>", addr("nobody")).parse().unwrap())
+            .message_id(Some(format!("<lettre-{}@client.test>", spool.len())))
+            .subject("through lettre")
+            .body("From the body\r\nsecond line\r\n".to_string())
+            .unwrap();
+        let r = lettre_transport(site.inst.port, Tls::None)
+            .send(&email)
+            .expect("lettre send");
+        assert!(r.is_positive(), "{r:?}");
+        site.wait_line(&[&format!("to=<{}>", addr("nobody")), "status=sent"], 1, 15);
+        let log = site.log();
+        let text = if spool.ends_with('/') {
+            let line = lines_with(&log, &["status=sent"])[0];
+            assert!(line.contains("relay=local"), "{line}");
+            assert!(line.contains("dsn=2.0.0"), "{line}");
+            assert!(line.contains("(delivered to maildir)"), "{line}");
+            let msgs = site.maildir("nobody");
+            assert_eq!(msgs.len(), 1, "{msgs:?}");
+            msgs[0].clone()
+        } else {
+            assert_eq!(
+                lines_with(&log, &["status=sent (delivered to mailbox)"]).len(),
+                1,
+                "{log}"
+            );
+            let mbox = fs::read_to_string(site.path("spool/nobody")).expect("read mbox");
+            assert!(
+                mbox.starts_with("From root@client.test.example  "),
+                "{mbox}"
+            );
+            assert!(
+                mbox.contains("\n>From the body\n"),
+                "mbox From quoting: {mbox}"
+            );
+            mbox
+        };
+        assert!(
+            text.contains("Return-Path: <root@client.test.example>\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("Delivered-To: {}\n", addr("nobody"))),
+            "{text}"
+        );
+        assert!(text.contains("Subject: through lettre\n"), "{text}");
+        assert!(text.contains("second line\n"), "{text}");
+        assert!(!text.contains('\r'), "CRLF left in a local mailbox");
+        // Written with nobody's rights.
+        if nix::unistd::geteuid().is_root() {
+            use std::os::unix::fs::MetadataExt;
+            let file = if spool.ends_with('/') {
+                let new = site.path("spool/nobody/new");
+                fs::read_dir(&new).unwrap().next().unwrap().unwrap().path()
+            } else {
+                site.path("spool/nobody")
+            };
+            assert_eq!(fs::metadata(&file).unwrap().uid(), 65534);
+        }
+        site.wait_line(&[": removed"], 1, 5);
+    }
+}
+
+#[test]
+fn an_alias_to_two_users_a_file_and_a_pipe() {
+    let site = Site::new(&Setup {
+        aliases: "team: root, nobody\n\
+                  files: DIR/out/file.mbox, \"|/bin/sh -c 'cat > DIR/out/pipe.txt'\"\n",
+        ..MAILDIR
+    });
+    let id = site.send(
+        "root@client.test",
+        &[&addr("team"), &addr("files")],
+        "alias",
+    );
+    site.wait_line(&[&format!("{id}: removed")], 1, 15);
+    let log = site.log();
+    for user in ["root", "nobody"] {
+        let msgs = site.maildir(user);
+        assert_eq!(msgs.len(), 1, "{user}: {msgs:?}\n{log}");
+        assert!(msgs[0].contains(&format!("Delivered-To: {}\n", addr("team"))));
+        assert!(msgs[0].contains("X-Original-To: "), "{}", msgs[0]);
+        // Postfix logs the final address and the alias it came from.
+        let line = lines_with(
+            &log,
+            &[
+                &format!("{id}: to=<{}>, orig_to=<{}>", addr(user), addr("team")),
+                "status=sent (delivered to maildir)",
+            ],
+        );
+        assert_eq!(line.len(), 1, "{user}:\n{log}");
+    }
+    let file = site.path("out/file.mbox");
+    let mbox = fs::read_to_string(&file).expect("the alias's file");
+    assert!(mbox.starts_with("From root@client.test  "), "{mbox}");
+    assert!(mbox.contains("\nSubject: alias\n"), "{mbox}");
+    assert_eq!(count(&mbox, "\nbody of alias\n"), 1, "{mbox}");
+    let piped = fs::read_to_string(site.path("out/pipe.txt")).expect("the pipe's output");
+    assert!(piped.contains("Subject: alias\n"), "{piped}");
+    assert!(
+        piped.contains(&format!("Delivered-To: {}\n", addr("files"))),
+        "{piped}"
+    );
+    assert_eq!(
+        lines_with(
+            &log,
+            &[
+                &format!("orig_to=<{}>", addr("files")),
+                &format!("status=sent (delivered to file: {})", file.display())
+            ]
+        )
+        .len(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        lines_with(
+            &log,
+            &[
+                &format!("orig_to=<{}>", addr("files")),
+                "status=sent (delivered to command: /bin/sh -c 'cat > "
+            ]
+        )
+        .len(),
+        1,
+        "{log}"
+    );
+}
+
+/// `.forward` files must belong to their user.
+fn write_forward(site: &Site, user: &str, uid: u32, text: &str) {
+    let path = site.path(&format!("fwd/{user}"));
+    fs::write(&path, text).expect("write .forward");
+    nix::unistd::chown(&path, Some(nix::unistd::Uid::from_raw(uid)), None).expect("chown");
+}
+
+#[test]
+fn a_dot_forward_to_another_user_and_a_file() {
+    let site = Site::new(&MAILDIR);
+    let d = site.inst.path().display().to_string();
+    write_forward(
+        &site,
+        "nobody",
+        65534,
+        &format!("root, {d}/out/forwarded.mbox\n"),
+    );
+    let id = site.send("someone@client.test", &[&addr("nobody")], "forward");
+    site.wait_line(&[&format!("{id}: removed")], 1, 15);
+    let log = site.log();
+    assert!(site.maildir("nobody").is_empty(), "forwarded, not kept");
+    let msgs = site.maildir("root");
+    assert_eq!(msgs.len(), 1, "{log}");
+    assert!(
+        msgs[0].contains(&format!("Delivered-To: {}\n", addr("nobody"))),
+        "{}",
+        msgs[0]
+    );
+    assert!(msgs[0].contains("Subject: forward\n"));
+    let mbox = fs::read_to_string(site.path("out/forwarded.mbox")).expect("forward file");
+    assert_eq!(count(&mbox, "\nbody of forward\n"), 1, "{mbox}");
+    assert_eq!(
+        lines_with(
+            &log,
+            &[
+                &format!("to=<{}>, orig_to=<{}>", addr("root"), addr("nobody")),
+                "status=sent (delivered to maildir)"
+            ]
+        )
+        .len(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        lines_with(&log, &["status=sent (delivered to file: "]).len(),
+        1,
+        "{log}"
+    );
+}
+
+#[test]
+fn an_unknown_user_is_refused_at_rcpt() {
+    let site = Site::new(&MAILDIR);
+    let mut c = site.inst.connect();
+    assert!(c.command("EHLO client.test").starts_with("250"));
+    assert!(c.command("MAIL FROM:<a@client.test>").starts_with("250"));
+    let r = c.command(&format!("RCPT TO:<{}>", addr("no-such-user")));
+    assert!(
+        r.starts_with("550 5.1.1 <no-such-user@mx.postern.test>: Recipient address rejected: User unknown in local recipient table"),
+        "{r}"
+    );
+    assert!(c
+        .command(&format!("RCPT TO:<{}>", addr("nobody")))
+        .starts_with("250"));
+    c.quit();
+}
+
+/// The one message in root's Maildir that is a bounce, once it is there.
+fn wait_bounce(site: &Site) -> String {
+    site.wait("a bounce in root's Maildir", 20, || {
+        site.maildir("root")
+            .iter()
+            .any(|m| m.contains("multipart/report"))
+    });
+    let msgs = site.maildir("root");
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    msgs[0].clone()
+}
+
+#[test]
+fn an_unknown_user_let_in_by_permit_bounces_to_the_sender() {
+    let site = Site::new(&Setup {
+        extra: "local_recipient_maps =",
+        ..MAILDIR
+    });
+    let id = site.send(&addr("root"), &[&addr("ghost")], "ghost");
+    site.wait_line(&[&format!("{id}: removed")], 1, 15);
+    let log = site.log();
+    assert_eq!(
+        lines_with(
+            &log,
+            &[
+                &format!("{id}: to=<{}>", addr("ghost")),
+                "relay=local",
+                "dsn=5.1.1, status=bounced (unknown user: \"ghost\")"
+            ]
+        )
+        .len(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        lines_with(
+            &log,
+            &[&format!("{id}: sender non-delivery notification: ")]
+        )
+        .len(),
+        1
+    );
+    let bounce = wait_bounce(&site);
+    assert!(bounce.contains("Return-Path: <>\n"), "{bounce}");
+    assert!(bounce.contains("Subject: Undelivered Mail Returned to Sender\n"));
+    assert!(bounce.contains("Final-Recipient: rfc822; ghost@mx.postern.test\n"));
+    assert!(bounce.contains("Action: failed\n"), "{bounce}");
+    assert!(bounce.contains("Status: 5.1.1\n"), "{bounce}");
+    assert!(bounce.contains("unknown user: \"ghost\""), "{bounce}");
+    assert!(bounce.contains("Subject: ghost\n"), "the returned message");
+}
+
+#[test]
+fn an_alias_loop_bounces_instead_of_spinning() {
+    let site = Site::new(&Setup {
+        aliases: "ping: pong\npong: ping\n",
+        ..MAILDIR
+    });
+    let id = site.send(&addr("root"), &[&addr("ping")], "loop");
+    site.wait_line(&[&format!("{id}: removed")], 1, 15);
+    let log = site.log();
+    let bounced = lines_with(
+        &log,
+        &[
+            &format!("{id}: to=<"),
+            "status=bounced (mail forwarding loop for ",
+        ],
+    );
+    assert_eq!(bounced.len(), 1, "{log}");
+    assert!(bounced[0].contains("dsn=5.4.6"), "{}", bounced[0]);
+    let bounce = wait_bounce(&site);
+    assert!(bounce.contains("mail forwarding loop for "), "{bounce}");
+    assert_eq!(lines_with(&log, &[&format!("{id}: to=<")]).len(), 1);
+}
+
+#[test]
+fn a_message_with_our_delivered_to_bounces_as_a_loop() {
+    let site = Site::new(&MAILDIR);
+    let mut c = site.inst.connect();
+    assert!(c.command("EHLO client.test").starts_with("250"));
+    assert!(c
+        .command(&format!("MAIL FROM:<{}>", addr("root")))
+        .starts_with("250"));
+    assert!(c
+        .command(&format!("RCPT TO:<{}>", addr("nobody")))
+        .starts_with("250"));
+    assert!(c.command("DATA").starts_with("354"));
+    let r = c.command("Delivered-To: nobody@mx.postern.test\r\nSubject: been here\r\n\r\nx\r\n.");
+    let id = common::daemon::queued_as(&r);
+    c.quit();
+    site.wait_line(&[&format!("{id}: removed")], 1, 15);
+    let log = site.log();
+    assert_eq!(
+        lines_with(
+            &log,
+            &[
+                &format!("{id}: to=<{}>", addr("nobody")),
+                "status=bounced (mail forwarding loop for nobody@mx.postern.test)"
+            ]
+        )
+        .len(),
+        1,
+        "{log}"
+    );
+    assert!(site.maildir("nobody").is_empty());
+    wait_bounce(&site);
+}
+
+#[test]
+fn a_temporary_failure_is_retried_and_delivered_once() {
+    let site = Site::new(&Setup {
+        aliases:
+            "flaky: \"|/bin/sh -c 'test -f DIR/out/flag || exit 75; cat >> DIR/out/flaky.txt'\"\n",
+        ..MAILDIR
+    });
+    let id = site.send(&addr("root"), &[&addr("flaky")], "flaky");
+    let to = format!("{id}: to=<{}>", addr("flaky"));
+    site.wait_line(&[&to, "status=deferred"], 2, 15);
+    let log = site.log();
+    let deferred = lines_with(&log, &[&to, "status=deferred"]);
+    assert!(deferred[0].contains("dsn=4.3.0"), "{}", deferred[0]);
+    assert!(deferred[0].contains("relay=local"), "{}", deferred[0]);
+    assert!(!site.path("out/flaky.txt").exists());
+    fs::write(site.path("out/flag"), "").expect("flag");
+    site.wait_line(&[&format!("{id}: removed")], 1, 15);
+    let log = site.log();
+    assert_eq!(
+        lines_with(&log, &[&to, "status=sent (delivered to command: "]).len(),
+        1,
+        "{log}"
+    );
+    let out = fs::read_to_string(site.path("out/flaky.txt")).expect("command output");
+    assert_eq!(count(&out, "Subject: flaky\n"), 1, "{out}");
+    assert!(!log.contains("non-delivery notification"), "{log}");
+}
+
+#[test]
+fn an_expired_message_returns_to_the_sender_mailbox() {
+    let site = Site::new(&Setup {
+        aliases: "stuck: \"|/bin/sh -c 'exit 75'\"\n",
+        extra: "maximal_queue_lifetime = 3s",
+        ..MAILDIR
+    });
+    let id = site.send(&addr("root"), &[&addr("stuck")], "stuck");
+    site.wait_line(&[&format!("{id}: removed")], 1, 20);
+    let log = site.log();
+    assert!(
+        !lines_with(
+            &log,
+            &[&format!("{id}: to=<{}>", addr("stuck")), "status=deferred"]
+        )
+        .is_empty(),
+        "{log}"
+    );
+    assert_eq!(
+        lines_with(
+            &log,
+            &[&format!(
+                "{id}: from=<{}>, status=expired, returned to sender",
+                addr("root")
+            )]
+        )
+        .len(),
+        1,
+        "{log}"
+    );
+    let bounce = wait_bounce(&site);
+    // RFC 3464: a multipart/report of type delivery-status with the human
+    // part, the per-recipient fields and the returned message.
+    assert!(
+        bounce.contains("Content-Type: multipart/report; report-type=delivery-status;"),
+        "{bounce}"
+    );
+    assert!(
+        bounce.contains("Content-Type: message/delivery-status"),
+        "{bounce}"
+    );
+    assert!(
+        bounce.contains(&format!("Reporting-MTA: dns; {HOSTNAME}\n")),
+        "{bounce}"
+    );
+    assert!(
+        bounce.contains(&format!("X-Postfix-Queue-ID: {id}\n")),
+        "{bounce}"
+    );
+    assert!(bounce.contains(&format!("Final-Recipient: rfc822; {}\n", addr("stuck"))));
+    assert!(bounce.contains("Action: failed\n"), "{bounce}");
+    assert!(bounce.contains("Status: 4.3.0\n"), "{bounce}");
+    assert!(bounce.contains("Content-Type: message/rfc822"), "{bounce}");
+    assert!(bounce.contains("Subject: stuck\n"), "{bounce}");
+}
+
+#[test]
+fn pflogsumm_counts_local_deliveries_deferrals_and_bounces() {
+    let site = Site::new(&Setup {
+        aliases:
+            "flaky: \"|/bin/sh -c 'test -f DIR/out/flag || exit 75; cat >> DIR/out/flaky.txt'\"\n",
+        extra: "local_recipient_maps =",
+        ..MAILDIR
+    });
+    let sent = site.send(&addr("root"), &[&addr("nobody")], "p1");
+    let bounced = site.send(&addr("root"), &[&addr("ghost")], "p2");
+    let flaky = site.send(&addr("root"), &[&addr("flaky")], "p3");
+    site.wait_line(&[&format!("{sent}: removed")], 1, 15);
+    site.wait_line(&[&format!("{bounced}: removed")], 1, 15);
+    site.wait_line(&[&format!("{flaky}: to="), "status=deferred"], 1, 15);
+    fs::write(site.path("out/flag"), "").expect("flag");
+    site.wait_line(&[&format!("{flaky}: removed")], 1, 15);
+    // And the bounce notice, delivered to root.
+    site.wait_line(&[": removed"], 4, 15);
+    let o = common::tools::pflogsumm(&site.path("maillog"), &[]);
+    let report = o.stdout;
+    let n = |what: &str| -> Option<u32> {
+        report.lines().find_map(|l| {
+            let mut w = l.split_whitespace();
+            let n = w.next()?.parse().ok()?;
+            (w.next() == Some(what)).then_some(n)
+        })
+    };
+    assert_eq!(n("received"), Some(3), "{report}");
+    // nobody, flaky (after its deferral), and the notice to root.
+    assert_eq!(n("delivered"), Some(3), "{report}");
+    assert_eq!(n("deferred"), Some(1), "{report}");
+    assert_eq!(n("bounced"), Some(1), "{report}");
+    assert_eq!(n("rejected"), Some(0), "{report}");
+}
