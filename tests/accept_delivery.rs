@@ -287,7 +287,7 @@ fn an_alias_to_two_users_a_file_and_a_pipe() {
         lines_with(
             &log,
             &[
-                &format!("orig_to=<{}>", addr("files")),
+                &format!("{id}: to=<{}>, relay=local", addr("files")),
                 &format!("status=sent (delivered to file: {})", file.display())
             ]
         )
@@ -299,7 +299,7 @@ fn an_alias_to_two_users_a_file_and_a_pipe() {
         lines_with(
             &log,
             &[
-                &format!("orig_to=<{}>", addr("files")),
+                &format!("{id}: to=<{}>, relay=local", addr("files")),
                 "status=sent (delivered to command: /bin/sh -c 'cat > "
             ]
         )

@@ -13,7 +13,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::mail::delivery::DeliveryJob;
+use crate::mail::delivery::{DeliveredPart, DeliveryJob};
 use crate::maps::MapList;
 
 use super::agent::{LocalContext, Tally};
@@ -424,7 +424,13 @@ impl Walk<'_> {
             },
         };
         match self.ctx.run(&request, self.content) {
-            Ok(text) => self.tally.delivered.push(text),
+            Ok(text) => {
+                let address = self.qualified(&attr.address);
+                self.tally.delivered.push(DeliveredPart {
+                    address,
+                    detail: text,
+                })
+            }
             Err(f) => self.tally.fail(f),
         }
     }
@@ -443,6 +449,16 @@ impl Walk<'_> {
             self.seen.insert(key);
         }
         false
+    }
+
+    /// `address` with `@$myorigin` when it is a bare local part, as Postfix
+    /// logs the address of an expansion.
+    fn qualified(&self, address: &str) -> String {
+        if address.contains('@') {
+            address.to_string()
+        } else {
+            format!("{address}@{}", self.ctx.settings.myorigin)
+        }
     }
 
     /// Splits `address`; a bare local part gets `$myorigin` (canon_addr_internal).

@@ -20,7 +20,9 @@
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-use crate::mail::delivery::{ClientInfo, DeliveryJob, JobRecipient, RecipientResult};
+use crate::mail::delivery::{
+    ClientInfo, DeliveredPart, DeliveryJob, JobRecipient, RecipientResult,
+};
 use crate::mail::dsn::{Dsn, Outcome, StatusCode};
 
 /// Largest frame accepted: a message at the default message_size_limit with
@@ -210,6 +212,11 @@ pub fn write_response(w: &mut impl Write, results: &[RecipientResult]) -> Result
         for a in &r.forwarded {
             f.text(a);
         }
+        f.text(&r.parts.len().to_string());
+        for p in &r.parts {
+            f.text(&p.address);
+            f.text(&p.detail);
+        }
     }
     write_frame(w, f)
 }
@@ -245,6 +252,13 @@ pub fn read_response(r: &mut impl Read) -> Result<Vec<RecipientResult>, WireErro
         for _ in 0..n {
             forwarded.push(c.text()?);
         }
+        let n: usize = c.number()?;
+        let mut parts = Vec::with_capacity(n.min(10_000));
+        for _ in 0..n {
+            let address = c.text()?;
+            let detail = c.text()?;
+            parts.push(DeliveredPart { address, detail });
+        }
         out.push(RecipientResult {
             index,
             outcome,
@@ -252,6 +266,7 @@ pub fn read_response(r: &mut impl Read) -> Result<Vec<RecipientResult>, WireErro
             detail,
             forwarded,
             tls: None,
+            parts,
         });
     }
     Ok(out)
@@ -284,6 +299,7 @@ mod tests {
                 detail: "unknown user: \"a\"".into(),
                 forwarded: vec![],
                 tls: None,
+                parts: Vec::new(),
             },
             RecipientResult {
                 index: 1,
@@ -292,6 +308,10 @@ mod tests {
                 detail: "forwarded".into(),
                 forwarded: vec!["c@z".into(), "d@w".into()],
                 tls: None,
+                parts: vec![DeliveredPart {
+                    address: "e@y".into(),
+                    detail: "delivered to maildir".into(),
+                }],
             },
         ];
         let mut buf = Vec::new();

@@ -83,6 +83,19 @@ pub struct RecipientResult {
     /// The TLS this attempt reached (smtp client only; `None` for local agents
     /// and for attempts that never connected).
     pub tls: Option<DeliveryTls>,
+    /// The final deliveries of a delivered recipient that an alias or
+    /// `.forward` expanded (local(8)), each logged as its own line
+    /// `to=<part>, orig_to=<recipient>`; empty: one line for the recipient.
+    pub parts: Vec<DeliveredPart>,
+}
+
+/// One final delivery made for a recipient: the address delivered at that
+/// level (`user@$myorigin` for a local name) and its status text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveredPart {
+    pub address: String,
+    /// `delivered to maildir`, `delivered to command: ...`, `forwarded as ID`.
+    pub detail: String,
 }
 
 /// The TLS a delivery attempt reached, recorded per recipient in the queue

@@ -7,7 +7,7 @@
 //! queue file through cleanup, `forwarded as ID`, a cleanup failure defers the
 //! original recipient). Reads no parameters.
 
-use crate::mail::delivery::{DeliveryJob, DeliveryResult};
+use crate::mail::delivery::{DeliveredPart, DeliveryJob, DeliveryResult};
 use crate::mail::dsn::{Dsn, Outcome, StatusCode};
 use crate::mail::envelope::Body;
 use crate::queue::{NewMessage, NewRecipient, QueueHandle, QueueName, SessionTls};
@@ -60,8 +60,18 @@ pub fn resubmit(
         };
         match queue.insert(message) {
             Ok(_) => {
+                let text = format!("forwarded as {new_id}");
                 if r.detail.is_empty() || r.detail == "forwarded" {
-                    r.detail = format!("forwarded as {new_id}");
+                    r.detail = text.clone();
+                }
+                // An agent that logs its parts logs each forwarded address too.
+                if !r.parts.is_empty() || r.detail == text {
+                    for a in &r.forwarded {
+                        r.parts.push(DeliveredPart {
+                            address: a.clone(),
+                            detail: text.clone(),
+                        });
+                    }
                 }
             }
             Err(e) => {
@@ -114,6 +124,7 @@ mod tests {
                 detail: String::new(),
                 forwarded: vec!["a@elsewhere".into(), "b@elsewhere".into()],
                 tls: None,
+                parts: Vec::new(),
             }],
         };
         resubmit(&store.handle(), &job, &Origin::default(), &mut result);

@@ -166,6 +166,7 @@ fn complete(job: &DeliveryJob, mut result: DeliveryResult, soft_bounce: bool) ->
                 detail: String::new(),
                 forwarded: Vec::new(),
                 tls: None,
+                parts: Vec::new(),
             });
         }
     }
@@ -190,22 +191,42 @@ fn crashed(job: &DeliveryJob) -> DeliveryResult {
     r
 }
 
-/// One log line per recipient, as the agent would write it.
+/// One log line per recipient, as the agent would write it; a recipient an
+/// alias or `.forward` expanded gets one line per final delivery, with the
+/// recipient as `orig_to` (Postfix local(8)).
 pub fn log_result(job: &DeliveryJob, result: &DeliveryResult, times: Times) {
     for r in &result.recipients {
         let Some(jr) = job.recipients.iter().find(|x| x.index == r.index) else {
             continue;
         };
+        let relay = if r.relay.is_empty() { "none" } else { &r.relay };
         let line = Line {
             queue_id: &job.queue_id,
             rcpt: &jr.address,
             orig_rcpt: jr.orig_rcpt.as_deref(),
-            relay: if r.relay.is_empty() { "none" } else { &r.relay },
+            relay,
             times,
             outcome: &r.outcome,
             detail: &r.detail,
             expired: false,
         };
-        ::log::info!("{}", line.render());
+        if r.parts.is_empty() || r.outcome != Outcome::Delivered {
+            ::log::info!("{}", line.render());
+            continue;
+        }
+        let orig = jr
+            .orig_rcpt
+            .as_deref()
+            .filter(|o| !o.is_empty())
+            .unwrap_or(&jr.address);
+        for part in &r.parts {
+            let line = Line {
+                rcpt: &part.address,
+                orig_rcpt: Some(orig),
+                detail: &part.detail,
+                ..line
+            };
+            ::log::info!("{}", line.render());
+        }
     }
 }

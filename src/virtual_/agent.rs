@@ -298,5 +298,6 @@ fn result(index: u32, done: Result<String, Failure>) -> RecipientResult {
         detail,
         forwarded: Vec::new(),
         tls: None,
+        parts: Vec::new(),
     }
 }
