@@ -602,3 +602,81 @@ fn pflogsumm_counts_local_deliveries_deferrals_and_bounces() {
     assert_eq!(n("bounced"), Some(1), "{report}");
     assert_eq!(n("rejected"), Some(0), "{report}");
 }
+
+#[test]
+fn a_remote_alias_member_gets_a_forwarded_copy_from_the_owner() {
+    let site = Site::new(&Setup {
+        aliases: "list: friend@remote.test, root\nowner-list: root\n",
+        extra: "virtual_mailbox_domains = remote.test\nvirtual_mailbox_base = DIR/vmail\n\
+                virtual_mailbox_maps = inline:{ {friend@remote.test=friend/} }\n\
+                virtual_uid_maps = static:65534\nvirtual_gid_maps = static:65534",
+        ..MAILDIR
+    });
+    open_dir(&site.path("vmail"));
+    let id = site.send("poster@client.test", &[&addr("list")], "listmail");
+    site.wait_line(&[&format!("{id}: removed")], 1, 15);
+    let log = site.log();
+    let fwd = lines_with(
+        &log,
+        &[
+            &format!(
+                "{id}: to=<friend@remote.test>, orig_to=<{}>, relay=local",
+                addr("list")
+            ),
+            "status=sent (forwarded as ",
+        ],
+    );
+    assert_eq!(fwd.len(), 1, "{log}");
+    let new_id = fwd[0]
+        .rsplit("forwarded as ")
+        .next()
+        .unwrap()
+        .trim_end_matches(')')
+        .to_string();
+    site.wait_line(&[&format!("{new_id}: removed")], 1, 15);
+    let log = site.log();
+    // The copy is from the list owner (owner-list@$myorigin), as Postfix sends it.
+    assert_eq!(
+        lines_with(
+            &log,
+            &[&format!("{new_id}: from=<{}>, size=", addr("owner-list"))]
+        )
+        .len(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        lines_with(
+            &log,
+            &[
+                &format!("{new_id}: to=<friend@remote.test>, relay=virtual"),
+                "status=sent (delivered to maildir)"
+            ]
+        )
+        .len(),
+        1,
+        "{log}"
+    );
+    let copies = maildir_messages(&site.path("vmail/friend"));
+    assert_eq!(copies.len(), 1, "{log}");
+    let copy = &copies[0];
+    assert!(
+        copy.contains(&format!("Return-Path: <{}>\n", addr("owner-list"))),
+        "{copy}"
+    );
+    assert!(
+        copy.contains(&format!("Delivered-To: {}\n", addr("list"))),
+        "{copy}"
+    );
+    assert!(
+        copy.contains(&format!(
+            "Received: by {HOSTNAME} (Postfix)\n\tid {new_id}; "
+        )),
+        "{copy}"
+    );
+    assert_eq!(count(copy, "body of listmail\n"), 1, "{copy}");
+    // The local member got its copy from the owner too.
+    let local = site.maildir("root");
+    assert_eq!(local.len(), 1, "{log}");
+    assert!(local[0].contains(&format!("Return-Path: <{}>\n", addr("owner-list"))));
+}

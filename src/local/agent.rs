@@ -21,7 +21,9 @@ use std::os::unix::fs::MetadataExt;
 use std::sync::Mutex;
 
 use crate::config::Config;
-use crate::mail::delivery::{DeliveredPart, DeliveryJob, DeliveryResult, RecipientResult};
+use crate::mail::delivery::{
+    DeliveredPart, DeliveryJob, DeliveryResult, Forwarded, RecipientResult,
+};
 use crate::mail::dsn::Outcome;
 use crate::maps::{split_list, MapError, MapList, OpenFlags};
 
@@ -211,7 +213,7 @@ pub(super) struct Tally {
     pub steps: usize,
     /// Final deliveries: the address delivered at that level and the status text.
     pub delivered: Vec<DeliveredPart>,
-    pub forwarded: Vec<String>,
+    pub forwarded: Vec<Forwarded>,
     deferred: Option<Failure>,
     bounced: Option<Failure>,
 }

@@ -13,7 +13,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::mail::delivery::{DeliveredPart, DeliveryJob};
+use crate::mail::delivery::{DeliveredPart, DeliveryJob, Forwarded};
 use crate::maps::MapList;
 
 use super::agent::{LocalContext, Tally};
@@ -129,7 +129,7 @@ impl Walk<'_> {
         }
         let parts = self.split(&attr.address);
         if !self.is_local_domain(&parts.domain) {
-            return self.forward_address(&attr.address);
+            return self.forward_address(&attr);
         }
         if attr
             .ancestors
@@ -399,12 +399,26 @@ impl Walk<'_> {
         self.fail("5.1.1", format!("unknown user: \"{}\"", parts.user))
     }
 
-    /// An address that is not ours: qmgr resubmits it (deliver_indirect).
-    fn forward_address(&mut self, address: &str) {
+    /// An address that is not ours: qmgr resubmits it (deliver_indirect,
+    /// forward_append): from the sender at this level (an `owner-` alias
+    /// when there is one), with `Delivered-To:` naming the top-level
+    /// recipient when `prepend_delivered_header` has `forward`.
+    fn forward_address(&mut self, attr: &Attr) {
+        let address = &attr.address;
         if self.seen_before(format!("forward {}", address.to_lowercase())) {
             return;
         }
-        self.tally.forwarded.push(address.to_string());
+        let delivered_to = self
+            .ctx
+            .settings
+            .delivered_header
+            .forward
+            .then(|| attr.delivered.to_lowercase());
+        self.tally.forwarded.push(Forwarded {
+            address: address.to_string(),
+            sender: attr.sender.clone(),
+            delivered_to,
+        });
     }
 
     fn run(&mut self, attr: &Attr, operation: Operation, identity: Identity) {

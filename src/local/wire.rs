@@ -21,7 +21,7 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 
 use crate::mail::delivery::{
-    ClientInfo, DeliveredPart, DeliveryJob, JobRecipient, RecipientResult,
+    ClientInfo, DeliveredPart, DeliveryJob, Forwarded, JobRecipient, RecipientResult,
 };
 use crate::mail::dsn::{Dsn, Outcome, StatusCode};
 
@@ -210,7 +210,9 @@ pub fn write_response(w: &mut impl Write, results: &[RecipientResult]) -> Result
         f.text(&r.detail);
         f.text(&r.forwarded.len().to_string());
         for a in &r.forwarded {
-            f.text(a);
+            f.text(&a.address);
+            f.text(&a.sender);
+            f.text(a.delivered_to.as_deref().unwrap_or(""));
         }
         f.text(&r.parts.len().to_string());
         for p in &r.parts {
@@ -250,7 +252,14 @@ pub fn read_response(r: &mut impl Read) -> Result<Vec<RecipientResult>, WireErro
         let n: usize = c.number()?;
         let mut forwarded = Vec::with_capacity(n.min(10_000));
         for _ in 0..n {
-            forwarded.push(c.text()?);
+            let address = c.text()?;
+            let sender = c.text()?;
+            let delivered = c.text()?;
+            forwarded.push(Forwarded {
+                address,
+                sender,
+                delivered_to: (!delivered.is_empty()).then_some(delivered),
+            });
         }
         let n: usize = c.number()?;
         let mut parts = Vec::with_capacity(n.min(10_000));
@@ -306,7 +315,14 @@ mod tests {
                 outcome: Outcome::Delivered,
                 relay: "local".into(),
                 detail: "forwarded".into(),
-                forwarded: vec!["c@z".into(), "d@w".into()],
+                forwarded: vec![
+                    Forwarded::plain("c@z", "s@x"),
+                    Forwarded {
+                        address: "d@w".into(),
+                        sender: "owner-l@x".into(),
+                        delivered_to: Some("l@x".into()),
+                    },
+                ],
                 tls: None,
                 parts: vec![DeliveredPart {
                     address: "e@y".into(),

@@ -125,6 +125,7 @@ fn run(
 ) {
     crate::log::set_thread_tag(&cfg.get(names::SYSLOG_NAME), name);
     let soft_bounce = cfg.get_bool(names::SOFT_BOUNCE).unwrap_or(false);
+    let myhostname = cfg.get(names::MYHOSTNAME);
     let agent = Agent::open(kind, cfg);
     for Work { job, dest, origin } in jobs.iter() {
         let start = now();
@@ -132,7 +133,7 @@ fn run(
         let result = catch_unwind(AssertUnwindSafe(|| agent.deliver(&job)))
             .unwrap_or_else(|_| crashed(&job));
         let mut result = complete(&job, result, soft_bounce);
-        forward::resubmit(queue, &job, &origin, &mut result);
+        forward::resubmit(queue, &job, &origin, &myhostname, &mut result);
         let times = Times {
             arrival: job.arrival as f64,
             active: job.active_since,
