@@ -680,3 +680,33 @@ fn a_remote_alias_member_gets_a_forwarded_copy_from_the_owner() {
     assert_eq!(local.len(), 1, "{log}");
     assert!(local[0].contains(&format!("Return-Path: <{}>\n", addr("owner-list"))));
 }
+
+#[test]
+fn postqueue_f_delivers_deferred_mail_at_once() {
+    // Retries an hour apart: only the flush can bring the message back soon.
+    let site = Site::new(&Setup {
+        aliases:
+            "flaky: \"|/bin/sh -c 'test -f DIR/out/flag || exit 75; cat >> DIR/out/flaky.txt'\"\n",
+        extra:
+            "minimal_backoff_time = 3600s\nmaximal_backoff_time = 7200s\nqueue_run_delay = 3600s",
+        ..MAILDIR
+    });
+    let id = site.send(&addr("root"), &[&addr("flaky")], "flush");
+    let to = format!("{id}: to=<{}>", addr("flaky"));
+    site.wait_line(&[&to, "status=deferred"], 1, 15);
+    fs::write(site.path("out/flag"), "").expect("flag");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!site.log().contains("status=sent"), "retried too early");
+    let o = Command::new(env!("CARGO_BIN_EXE_postern"))
+        .args(["postqueue", "-c"])
+        .arg(site.inst.path())
+        .arg("-f")
+        .env_remove("MAIL_CONFIG")
+        .output()
+        .expect("run postqueue");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    site.wait_line(&[&to, "status=sent (delivered to command: "], 1, 10);
+    site.wait_line(&[&format!("{id}: removed")], 1, 5);
+    let out = fs::read_to_string(site.path("out/flaky.txt")).expect("command output");
+    assert_eq!(count(&out, "Subject: flush\n"), 1, "{out}");
+}

@@ -47,6 +47,7 @@ mod notices;
 pub mod resolve;
 mod scheduler;
 mod transport;
+pub mod trigger;
 mod worker;
 
 use std::sync::Arc;
@@ -97,7 +98,11 @@ pub fn run(
     crate::log::set_service("qmgr");
     loop {
         match scheduler::Scheduler::new(Arc::clone(cfg), queue.clone()) {
-            Ok(mut s) => return s.run(arrivals, reloads),
+            Ok(mut s) => {
+                let dir = std::path::PathBuf::from(cfg.get(names::QUEUE_DIRECTORY));
+                let wakeups = trigger::watch(&dir).unwrap_or_else(crossbeam_channel::never);
+                return s.run(arrivals, reloads, &wakeups);
+            }
             Err(e) => {
                 ::log::error!("qmgr: {e}; trying again in {}s", RETRY_START.as_secs());
                 // Leave when the queue has gone while we wait.

@@ -84,7 +84,14 @@ impl Scheduler {
     }
 
     /// Runs until the queue stops announcing (the queue writer has gone).
-    pub fn run(&mut self, arrivals: &Receiver<QueueId>, reloads: &Receiver<Arc<Config>>) {
+    /// `wakeups` (the `public/qmgr` FIFO, `postqueue -f`) asks for a scan of
+    /// the deferred queue now.
+    pub fn run(
+        &mut self,
+        arrivals: &Receiver<QueueId>,
+        reloads: &Receiver<Arc<Config>>,
+        wakeups: &Receiver<()>,
+    ) {
         // Crash recovery: whatever was active when the last run ended is simply
         // delivered again (at-least-once; see mod.rs).
         self.scan(QueueName::Active);
@@ -111,6 +118,7 @@ impl Scheduler {
                         self.reload(cfg);
                     }
                 }
+                recv(wakeups) -> _ => next_deferred = Instant::now(),
                 default(wait) => {}
             }
             let now = Instant::now();
