@@ -710,3 +710,132 @@ fn postqueue_f_delivers_deferred_mail_at_once() {
     let out = fs::read_to_string(site.path("out/flaky.txt")).expect("command output");
     assert_eq!(count(&out, "Subject: flush\n"), 1, "{out}");
 }
+
+impl Site {
+    /// `sendmail ARGS` on this site's configuration, with `input` on stdin.
+    fn sendmail(&self, args: &[&str], input: &str) {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_postern"))
+            .arg("sendmail")
+            .args(args)
+            .env("MAIL_CONFIG", self.inst.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run sendmail");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write to sendmail");
+        let o = child.wait_with_output().expect("wait for sendmail");
+        assert!(
+            o.status.success(),
+            "sendmail {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+#[test]
+fn sendmail_t_running_and_stopped_is_delivered_exactly_once() {
+    let site = Site::new(&MAILDIR);
+    let message = |n: &str| {
+        format!(
+            "From: root\nTo: Nobody <nobody@{HOSTNAME}>\nSubject: sendmail {n}\n\
+             Message-ID: <sendmail-{n}@client.test>\n\nbody {n}\n"
+        )
+    };
+    site.sendmail(&["-t", "-i"], &message("running"));
+    site.wait("the first copy", 15, || site.maildir("nobody").len() == 1);
+    assert_eq!(site.inst.postfix(&["stop"]).code, 0);
+    site.wait("the daemon to stop", 10, || {
+        site.inst.postfix(&["status"]).code != 0
+    });
+    site.sendmail(&["-t", "-i"], &message("stopped"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(site.maildir("nobody").len(), 1, "delivered while stopped?");
+    site.inst.start();
+    site.wait("the second copy", 15, || site.maildir("nobody").len() == 2);
+    // A restart finds nothing more to pick up or deliver.
+    assert_eq!(site.inst.postfix(&["stop"]).code, 0);
+    site.wait("the daemon to stop", 10, || {
+        site.inst.postfix(&["status"]).code != 0
+    });
+    site.inst.start();
+    std::thread::sleep(Duration::from_millis(2500));
+    let msgs = site.maildir("nobody");
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    let all = msgs.concat();
+    for n in ["running", "stopped"] {
+        assert_eq!(
+            count(&all, &format!("Message-ID: <sendmail-{n}@client.test>")),
+            1,
+            "{all}"
+        );
+    }
+    assert!(
+        all.contains(&format!("Return-Path: <root@{HOSTNAME}>\n")),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!("Delivered-To: nobody@{HOSTNAME}\n")),
+        "{all}"
+    );
+    let log = site.log();
+    assert_eq!(
+        lines_with(&log, &["postfix/pickup[", "uid=0 from=<root>"]).len(),
+        2,
+        "{log}"
+    );
+    assert_eq!(
+        lines_with(&log, &["to=<nobody@", "status=sent (delivered to maildir)"]).len(),
+        2,
+        "{log}"
+    );
+    assert!(site.inst.queued().is_empty());
+}
+
+#[test]
+fn a_maildrop_message_over_message_size_limit_bounces() {
+    let site = Site::new(&Setup {
+        extra: "message_size_limit = 4000",
+        ..MAILDIR
+    });
+    let big = format!(
+        "To: nobody@{HOSTNAME}\nSubject: too big\n\n{}",
+        "0123456789 abcdefghij 0123456789 abcdefghij 0123456789 abcdefghij\n".repeat(100)
+    );
+    site.sendmail(&["-t", "-i"], &big);
+    let bounce = wait_bounce(&site);
+    let log = site.log();
+    assert!(site.maildir("nobody").is_empty(), "{log}");
+    assert_eq!(
+        lines_with(
+            &log,
+            &[
+                "postfix/cleanup[",
+                &format!("to=<nobody@{HOSTNAME}>, relay=none"),
+                "dsn=5.3.4, status=bounced (message file too big)"
+            ]
+        )
+        .len(),
+        1,
+        "{log}"
+    );
+    assert!(bounce.contains("Status: 5.3.4\n"), "{bounce}");
+    assert!(bounce.contains("message file too big"), "{bounce}");
+    assert!(bounce.contains("Subject: too big\n"), "{bounce}");
+    // The oversized message is gone; only the notice passed through.
+    site.wait("an empty queue", 10, || site.inst.queued().is_empty());
+    // A small one still goes through.
+    site.sendmail(
+        &["-t", "-i"],
+        &format!("To: nobody@{HOSTNAME}\nSubject: small\n\nok\n"),
+    );
+    site.wait("the small message", 15, || {
+        site.maildir("nobody").len() == 1
+    });
+}

@@ -26,6 +26,7 @@
 
 pub mod maildrop;
 mod submit;
+mod too_big;
 
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
