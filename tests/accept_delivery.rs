@@ -839,3 +839,93 @@ fn a_maildrop_message_over_message_size_limit_bounces() {
         site.maildir("nobody").len() == 1
     });
 }
+
+/// A real account made for one test (`useradd`, root only) with its home in
+/// the test's directory; removed again (`userdel`) on drop.
+struct TestUser {
+    name: String,
+    uid: u32,
+    home: PathBuf,
+}
+
+impl TestUser {
+    fn create(home_parent: &Path, tag: &str) -> TestUser {
+        let name = format!("pt{tag}{}", std::process::id());
+        let home = home_parent.join(&name);
+        let o = Command::new("useradd")
+            .args(["-M", "-U", "-s", "/usr/sbin/nologin", "-d"])
+            .arg(&home)
+            .arg(&name)
+            .output()
+            .expect("run useradd");
+        assert!(
+            o.status.success(),
+            "useradd {name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let user = nix::unistd::User::from_name(&name)
+            .ok()
+            .flatten()
+            .expect("the new user");
+        let guard = TestUser {
+            name,
+            uid: user.uid.as_raw(),
+            home,
+        };
+        fs::create_dir_all(&guard.home).expect("mkdir home");
+        nix::unistd::chown(&guard.home, Some(user.uid), Some(user.gid)).expect("chown home");
+        guard
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.name).output();
+    }
+}
+
+#[test]
+fn home_mailbox_maildir_and_mbox_of_a_real_user() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: creating a test user needs root");
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    for (home_mailbox, tag) in [("Maildir/", "m"), ("Mailbox", "b")] {
+        let site = Site::new(&Setup {
+            extra: &format!("home_mailbox = {home_mailbox}"),
+            ..MAILDIR
+        });
+        let user = TestUser::create(&site.path("home"), tag);
+        let to = addr(&user.name);
+        let id = site.send(&addr("root"), &[&to], "home");
+        site.wait_line(&[&format!("{id}: removed")], 1, 15);
+        let log = site.log();
+        let (file, text) = if home_mailbox.ends_with('/') {
+            let msgs = maildir_messages(&user.home.join("Maildir"));
+            assert_eq!(msgs.len(), 1, "{log}");
+            let new = user.home.join("Maildir/new");
+            let file = fs::read_dir(&new).unwrap().next().unwrap().unwrap().path();
+            assert!(
+                lines_with(&log, &[&format!("to=<{to}>"), "(delivered to maildir)"]).len() == 1
+            );
+            (file, msgs[0].clone())
+        } else {
+            let file = user.home.join("Mailbox");
+            let text = fs::read_to_string(&file).expect("the user's mbox");
+            assert!(
+                text.starts_with(&format!("From root@{HOSTNAME}  ")),
+                "{text}"
+            );
+            assert!(
+                lines_with(&log, &[&format!("to=<{to}>"), "(delivered to mailbox)"]).len() == 1
+            );
+            (file, text)
+        };
+        assert!(text.contains(&format!("Delivered-To: {to}\n")), "{text}");
+        assert_eq!(count(&text, "body of home\n"), 1, "{text}");
+        // Written as the user, not as root or mail_owner.
+        assert_eq!(fs::metadata(&file).unwrap().uid(), user.uid);
+        assert!(site.maildir("root").is_empty(), "no bounce: {log}");
+    }
+}
