@@ -22,8 +22,8 @@ use common::tools::{wait_for, RawSmtp};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-/// Messages the client tries to send.
-const MESSAGES: usize = 120;
+/// Messages the client sends at most (it stops earlier once the kills are over).
+const MESSAGES: usize = 2000;
 
 /// One SMTP transaction; true when the 250 for the message arrived.
 fn send_one(port: u16, n: usize) -> bool {
@@ -81,6 +81,9 @@ fn every_acknowledged_message_is_delivered_exactly_once_across_kill_9() {
         let done = Arc::clone(&done);
         std::thread::spawn(move || {
             for n in 0..MESSAGES {
+                if done.load(Ordering::SeqCst) {
+                    break;
+                }
                 if send_one(port, n) {
                     acked.lock().unwrap().push(n);
                 } else {
@@ -88,7 +91,6 @@ fn every_acknowledged_message_is_delivered_exactly_once_across_kill_9() {
                     std::thread::sleep(Duration::from_millis(50));
                 }
             }
-            done.store(true, Ordering::SeqCst);
         })
     };
 
@@ -108,14 +110,12 @@ fn every_acknowledged_message_is_delivered_exactly_once_across_kill_9() {
         );
         inst.start();
     }
+    // The stream goes on a little after the last restart, then stops.
+    std::thread::sleep(Duration::from_millis(500));
+    done.store(true, Ordering::SeqCst);
     sender.join().expect("sender thread");
-    assert!(done.load(Ordering::SeqCst));
     let acked = acked.lock().unwrap().clone();
-    assert!(
-        acked.len() >= MESSAGES / 2,
-        "only {} of {MESSAGES} acknowledged",
-        acked.len()
-    );
+    assert!(acked.len() >= 20, "only {} acknowledged", acked.len());
 
     // Everything acknowledged arrives (retries after the crashes included).
     let count_ids = || -> HashMap<usize, usize> {
@@ -166,9 +166,5 @@ fn every_acknowledged_message_is_delivered_exactly_once_across_kill_9() {
             .map(|m| (&m.queue_id, &m.queue_name))
             .collect::<Vec<_>>()
     );
-    eprintln!(
-        "{} of {MESSAGES} acknowledged, {} delivered",
-        acked.len(),
-        seen.len()
-    );
+    eprintln!("{} acknowledged, {} delivered", acked.len(), seen.len());
 }
