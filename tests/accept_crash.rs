@@ -1,6 +1,7 @@
 //! Acceptance (issue 4), crash safety of delivery: while a client streams
-//! messages into the real daemon, the master is killed with SIGKILL three
-//! times at varying moments and started again. In the end every message the
+//! messages into the real daemon (until just after the last restart), the
+//! master is killed with SIGKILL three times at varying moments and started
+//! again. In the end every message the
 //! client saw acknowledged with 250 is in the recipient's Maildir exactly once
 //! (counted by Message-ID), and no message is there twice, acknowledged or not
 //! (a message whose 250 was lost to the kill may or may not have arrived).

@@ -1,13 +1,20 @@
 //! Acceptance (issue 4): mail accepted by the real daemon reaches local
 //! mailboxes through qmgr and the local agent. lettre delivers to a Maildir
-//! and to an mbox; an alias fans out to two users, a file and a pipe; a
-//! `.forward` forwards to another user and a file; an unknown user is refused
-//! at RCPT, and bounced to the sender's Maildir when a `permit` lets it in; an
-//! alias loop bounces; a command that fails temporarily is retried after a
-//! (shortened) backoff and delivers exactly once; an expired message comes back
-//! to its sender as an RFC 3464 report; pflogsumm counts all of it.
+//! and to an mbox (in the spool, and in the home of a real user made for the
+//! test); an alias fans out to two users, a file and a pipe (logged
+//! `to=<user>, orig_to=<alias>`); a `.forward` forwards to another user and a
+//! file; a remote alias member gets a forwarded copy from the `owner-` alias
+//! with `Delivered-To:`; an unknown user is refused at RCPT, and bounced to the
+//! sender's Maildir when a `permit` lets it in; an alias loop and a
+//! `Delivered-To:` loop bounce; a command that fails temporarily is retried
+//! after a (shortened) backoff, or at once after `postqueue -f`, and delivers
+//! exactly once; an expired message comes back to its sender as an RFC 3464
+//! report; `sendmail -t` with the daemon running and stopped delivers exactly
+//! once; a maildrop message over `message_size_limit` bounces; pflogsumm
+//! counts received, delivered, deferred and bounced.
 //!
-//! The accounts are real ones, so /etc/passwd is not touched: `root` (the
+//! The accounts are real ones, so /etc/passwd is not touched (except by the
+//! home_mailbox test, which adds and removes its own user): `root` (the
 //! test's sender and a recipient) and `nobody`. Mailboxes live under
 //! `mail_spool_directory` and `.forward` files under `forward_path`, both in
 //! the test's directory. The daemon runs as root (as in CI), so `nobody`'s
