@@ -936,3 +936,62 @@ fn home_mailbox_maildir_and_mbox_of_a_real_user() {
         assert!(site.maildir("root").is_empty(), "no bounce: {log}");
     }
 }
+
+#[test]
+fn mailbox_command_gets_postfix_environment_and_extension() {
+    let site = Site::new(&Setup {
+        extra: "recipient_delimiter = +\n\
+                mailbox_command = /bin/sh -c 'env > DIR/out/env.$LOGNAME; cat > DIR/out/mail.$LOGNAME'",
+        ..MAILDIR
+    });
+    let to = format!("nobody+lists@{HOSTNAME}");
+    let id = site.send("poster@client.test", &[&to], "mbcmd");
+    site.wait_line(&[&format!("{id}: removed")], 1, 15);
+    let log = site.log();
+    assert_eq!(
+        lines_with(
+            &log,
+            &[
+                &format!("{id}: to=<{to}>, relay=local"),
+                "status=sent (delivered to command: /bin/sh -c 'env > "
+            ]
+        )
+        .len(),
+        1,
+        "{log}"
+    );
+    let env = fs::read_to_string(site.path("out/env.nobody")).expect("the command's env");
+    let var = |name: &str| -> Option<String> {
+        env.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")).map(str::to_string))
+    };
+    assert_eq!(var("LOGNAME").as_deref(), Some("nobody"), "{env}");
+    assert_eq!(var("USER").as_deref(), Some("nobody"), "{env}");
+    assert_eq!(
+        var("SENDER").as_deref(),
+        Some("poster@client.test"),
+        "{env}"
+    );
+    assert_eq!(var("RECIPIENT").as_deref(), Some(to.as_str()), "{env}");
+    assert_eq!(
+        var("ORIGINAL_RECIPIENT").as_deref(),
+        Some(to.as_str()),
+        "{env}"
+    );
+    assert_eq!(var("EXTENSION").as_deref(), Some("lists"), "{env}");
+    assert_eq!(var("LOCAL").as_deref(), Some("nobody+lists"), "{env}");
+    assert_eq!(var("DOMAIN").as_deref(), Some(HOSTNAME), "{env}");
+    assert_eq!(var("CLIENT_ADDRESS").as_deref(), Some("127.0.0.1"), "{env}");
+    assert_eq!(var("CLIENT_HELO").as_deref(), Some("client.test"), "{env}");
+    assert_eq!(var("CLIENT_PROTOCOL").as_deref(), Some("ESMTP"), "{env}");
+    let mail = fs::read_to_string(site.path("out/mail.nobody")).expect("the command's input");
+    assert!(mail.starts_with("From poster@client.test  "), "{mail}");
+    assert!(mail.contains(&format!("Delivered-To: {to}\n")), "{mail}");
+    assert_eq!(count(&mail, "body of mbcmd\n"), 1, "{mail}");
+    // The command ran as the recipient.
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        fs::metadata(site.path("out/mail.nobody")).unwrap().uid(),
+        65534
+    );
+}
