@@ -995,3 +995,46 @@ fn mailbox_command_gets_postfix_environment_and_extension() {
         65534
     );
 }
+
+#[test]
+fn notify_success_reports_the_local_delivery_to_the_sender() {
+    let site = Site::new(&MAILDIR);
+    let mut c = site.inst.connect();
+    assert!(c.command("EHLO client.test").starts_with("250"));
+    assert!(c
+        .command(&format!("MAIL FROM:<{}> ENVID=env-42", addr("root")))
+        .starts_with("250"));
+    let r = c.command(&format!("RCPT TO:<{}> NOTIFY=SUCCESS", addr("nobody")));
+    assert!(r.starts_with("250"), "{r}");
+    assert!(c.command("DATA").starts_with("354"));
+    let r = c.command("Subject: dsn success\r\n\r\nx\r\n.");
+    let id = common::daemon::queued_as(&r);
+    c.quit();
+    site.wait_line(&[&format!("{id}: removed")], 1, 15);
+    assert_eq!(site.maildir("nobody").len(), 1);
+    let report = wait_bounce(&site);
+    let log = site.log();
+    assert_eq!(
+        lines_with(
+            &log,
+            &[&format!("{id}: sender delivery status notification: ")]
+        )
+        .len(),
+        1,
+        "{log}"
+    );
+    assert!(
+        report.contains("Subject: Successful Mail Delivery Report\n"),
+        "{report}"
+    );
+    assert!(
+        report.contains("Original-Envelope-Id: env-42\n"),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("Final-Recipient: rfc822; {}\n", addr("nobody"))),
+        "{report}"
+    );
+    assert!(report.contains("Action: delivered\n"), "{report}");
+    assert!(report.contains("Status: 2.0.0\n"), "{report}");
+}
