@@ -308,9 +308,15 @@ impl Scheduler {
             attempt.tls = tls;
             attempts.push(attempt);
         }
-        self.record(&id, attempts);
         entry.outstanding = entry.outstanding.saturating_sub(1);
         let done = entry.outstanding == 0;
+        // The last answer of a message with nothing deferred: finish() removes
+        // the message next, so recording the outcomes first would only cost a
+        // commit (a crash in between delivers again, as it would after the
+        // delivery and before any record).
+        if !(done && entry.deferred.is_empty()) {
+            self.record(&id, attempts);
+        }
         self.active.insert(id.clone(), entry);
         if done {
             self.finish(&id);
