@@ -22,7 +22,9 @@
 //! `QmgrEvent` (what workers send back); `resolve::{Router, Route}`.
 //!
 //! What is guaranteed: a message leaves the queue only after every recipient
-//! is recorded delivered or bounced, and after its notices are queued.
+//! is delivered or bounced (recorded in the queue, or, for the last answer of
+//! a message, by the removal itself, made by a remover thread that groups
+//! removals in shared commits), and after its notices are queued.
 //! Messages left in the active queue by a crash are rescheduled at the next
 //! start, so a delivery interrupted by a crash is retried, never lost.
 //! Deliveries to a Maildir (local and virtual) are exactly once: the agent
@@ -80,6 +82,8 @@ pub enum QmgrError {
     Resolve(#[from] resolve::ResolveError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error("cannot start a qmgr thread: {0}")]
+    Spawn(std::io::Error),
 }
 
 /// How long to wait before trying again when the settings are bad, as master(8)

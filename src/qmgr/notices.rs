@@ -78,10 +78,8 @@ pub fn finish(s: &mut Scheduler, id: &QueueId, mut entry: ActiveMessage) {
     }
     notice(s, id, &entry, DsnKind::Success, succeeded);
     if entry.deferred.is_empty() {
-        match s.queue.delete(id) {
-            Ok(()) => ::log::info!("{id}: removed"),
-            Err(e) => ::log::warn!("{id}: cannot remove the message: {e}"),
-        }
+        // Removed at the end of the scheduler's turn, with the others.
+        s.removals.push(id.clone());
         s.warned.remove(id);
         return;
     }
