@@ -154,7 +154,7 @@ fn literal_nexthop_plaintext_per_recipient_results_and_encrypt_defers() {
 
     // DSN parameters are passed on: Postfix itself reports the delivery to
     // the sender (NOTIFY=SUCCESS), naming our ENVID and ORCPT.
-    send_raw(
+    let dsn_id = send_raw(
         &inst,
         "<sender@test.example> RET=HDRS ENVID=env+2Bpostern",
         &["<dsn@test.example> NOTIFY=SUCCESS ORCPT=rfc822;orig@test.example".to_string()],
@@ -183,6 +183,46 @@ fn literal_nexthop_plaintext_per_recipient_results_and_encrypt_defers() {
         report.raw
     );
     assert!(report.raw.contains("Action: delivered"), "{}", report.raw);
+    // The receiver announced DSN and took NOTIFY over: Postern sends no
+    // success notice of its own (RFC 3461 section 4.1), so the sender gets one
+    // report, not two. The notice would be queued before the removal.
+    wait_line(&inst, &[&dsn_id, "removed"]);
+    assert!(
+        !inst
+            .log()
+            .contains(&format!("{dsn_id}: sender delivery status notification")),
+        "{}",
+        inst.log()
+    );
+    // A receiver without the DSN extension: the mail was "relayed", and
+    // Postern tells the sender so.
+    rx.set("smtpd_discard_ehlo_keywords", "dsn");
+    rx.reload();
+    let relayed_id = send_raw(
+        &inst,
+        "<sender@test.example>",
+        &["<relayed@test.example> NOTIFY=SUCCESS".to_string()],
+        "relayed",
+    );
+    wait_line(&inst, &[&relayed_id, "sender delivery status notification"]);
+    let mut relayed = None;
+    common::tools::wait_for(WAIT, || {
+        relayed = rx
+            .mailbox("sender@test.example")
+            .into_iter()
+            .find(|m| m.raw.contains("Action: relayed"));
+        relayed.is_some()
+    });
+    let relayed = relayed.unwrap_or_else(|| panic!("no relayed notice:\n{}", inst.log()));
+    assert!(
+        relayed
+            .raw
+            .contains("Final-Recipient: rfc822; relayed@test.example"),
+        "{}",
+        relayed.raw
+    );
+    rx.set("smtpd_discard_ehlo_keywords", "");
+    rx.reload();
 
     // encrypt, but the server offers no STARTTLS: deferred, never plaintext.
     let id = send(&inst, "sender@test.example", &["x@enc.example"], "encrypt");

@@ -190,6 +190,8 @@ fn defer_all(job: &DeliveryJob, relay: &str, reason: &str) -> Vec<RecipientResul
             detail: reason.to_string(),
             forwarded: Vec::new(),
             tls: None,
+            parts: Vec::new(),
+            success: Default::default(),
         })
         .collect()
 }

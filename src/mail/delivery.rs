@@ -79,10 +79,61 @@ pub struct RecipientResult {
     pub detail: String,
     /// New recipients this delivery produced (alias or .forward expansion that
     /// must be delivered as a new message, as Postfix's local resubmits them).
-    pub forwarded: Vec<String>,
+    pub forwarded: Vec<Forwarded>,
     /// The TLS this attempt reached (smtp client only; `None` for local agents
     /// and for attempts that never connected).
     pub tls: Option<DeliveryTls>,
+    /// The final deliveries of a delivered recipient that an alias or
+    /// `.forward` expanded (local(8)), each logged as its own line
+    /// `to=<part>, orig_to=<recipient>`; empty: one line for the recipient.
+    pub parts: Vec<DeliveredPart>,
+    /// What a success notice (NOTIFY=SUCCESS) says of a delivered recipient.
+    pub success: SuccessNotice,
+}
+
+/// The success notice a delivered recipient earns (RFC 3461 section 4.1, RFC
+/// 3464 section 2.3.3 Action), as Postfix decides it: `delivered` for a final
+/// delivery; `relayed` when the mail went to a server without the DSN
+/// extension; none when that server announced DSN and was given NOTIFY, so
+/// that the notice is its duty.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SuccessNotice {
+    #[default]
+    Delivered,
+    Relayed,
+    PassedOn,
+}
+
+/// An address an alias or `.forward` sent the message on to, with the
+/// envelope and header of the new copy (Postfix local/forward.c).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarded {
+    pub address: String,
+    /// Envelope sender of the copy: the original one, or an `owner-` alias.
+    pub sender: String,
+    /// The `Delivered-To:` header the copy gets (the top-level recipient),
+    /// `None` when `prepend_delivered_header` lacks `forward`.
+    pub delivered_to: Option<String>,
+}
+
+impl Forwarded {
+    /// A plain forward: the same sender, no Delivered-To header.
+    pub fn plain(address: &str, sender: &str) -> Forwarded {
+        Forwarded {
+            address: address.to_string(),
+            sender: sender.to_string(),
+            delivered_to: None,
+        }
+    }
+}
+
+/// One final delivery made for a recipient: the address delivered at that
+/// level (`user@$myorigin` for a local name) and its status text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveredPart {
+    pub address: String,
+    /// `delivered to maildir`, `delivered to command: ...`, `forwarded as ID`.
+    pub detail: String,
 }
 
 /// The TLS a delivery attempt reached, recorded per recipient in the queue

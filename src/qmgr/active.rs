@@ -15,7 +15,7 @@ use std::sync::Arc;
 use super::forward::Origin;
 use super::resolve::{Route, Router};
 use super::worker::Work;
-use crate::mail::delivery::{ClientInfo, DeliveryJob, JobRecipient};
+use crate::mail::delivery::{ClientInfo, DeliveryJob, JobRecipient, SuccessNotice};
 use crate::mail::dsn::{Dsn, StatusCode};
 use crate::queue::{RcptState, StoredMessage, StoredRecipient};
 
@@ -27,7 +27,7 @@ pub struct ActiveMessage {
     /// This pass: recipients bounced (for the failure notice).
     pub bounced: Vec<(u32, Dsn, String)>,
     /// This pass: recipients delivered (for NOTIFY=SUCCESS notices).
-    pub delivered: Vec<(u32, String)>,
+    pub delivered: Vec<(u32, SuccessNotice)>,
     /// This pass: recipients deferred, with the reason.
     pub deferred: Vec<(u32, Dsn)>,
 }

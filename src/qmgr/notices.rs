@@ -13,6 +13,7 @@ use super::active::ActiveMessage;
 use super::names;
 use super::scheduler::{unix_now, Scheduler};
 use crate::bounce::{build_dsn, BounceError, DsnKind, DsnRecipient};
+use crate::mail::delivery::SuccessNotice;
 use crate::mail::dsn::{Dsn, Notify, Outcome};
 use crate::queue::{Attempt, NewMessage, NewRecipient, QueueId, QueueName, StoredRecipient};
 
@@ -70,18 +71,21 @@ pub fn finish(s: &mut Scheduler, id: &QueueId, mut entry: ActiveMessage) {
     }
     notice(s, id, &entry, DsnKind::Failure, failed);
     let mut succeeded = Vec::new();
-    for (index, _) in &entry.delivered {
+    for (index, how) in &entry.delivered {
+        let action = match how {
+            SuccessNotice::Delivered => "delivered",
+            SuccessNotice::Relayed => "relayed",
+            SuccessNotice::PassedOn => continue,
+        };
         if let Some(r) = entry.recipient(*index).filter(|r| notify_of(r).success) {
-            let ok = Dsn::new(crate::mail::dsn::StatusCode::OK, "delivered");
-            succeeded.push(dsn_recipient(r, &ok, "delivered"));
+            let ok = Dsn::new(crate::mail::dsn::StatusCode::OK, action);
+            succeeded.push(dsn_recipient(r, &ok, action));
         }
     }
     notice(s, id, &entry, DsnKind::Success, succeeded);
     if entry.deferred.is_empty() {
-        match s.queue.delete(id) {
-            Ok(()) => ::log::info!("{id}: removed"),
-            Err(e) => ::log::warn!("{id}: cannot remove the message: {e}"),
-        }
+        // Removed at the end of the scheduler's turn, with the others.
+        s.removals.push(id.clone());
         s.warned.remove(id);
         return;
     }

@@ -30,7 +30,7 @@ use super::{QmgrError, QmgrEvent};
 use crate::config::Config;
 use crate::mail::delivery::DeliveryResult;
 use crate::mail::dsn::Outcome;
-use crate::queue::{Attempt, QueueHandle, QueueId, QueueName, Reader};
+use crate::queue::{Attempt, QueueError, QueueHandle, QueueId, QueueName, Reader, StoredMessage};
 
 /// How often the incoming queue is scanned as a fallback for announcements.
 const INCOMING_SCAN: Duration = Duration::from_secs(1);
@@ -53,6 +53,14 @@ pub struct Scheduler {
     /// Messages that got their delay warning (Postfix keeps this in the queue
     /// file; here it lasts until a restart).
     pub(super) warned: std::collections::HashSet<QueueId>,
+    /// Finished messages to remove from the queue, handed to the remover
+    /// thread at the end of the loop turn (flush_removals).
+    pub(super) removals: Vec<QueueId>,
+    /// The remover thread's queue: it deletes what it gets, several at a
+    /// time so that the deletes share commits, and logs `removed`; the loop
+    /// never waits for those commits. Nothing lists the messages meanwhile:
+    /// they stay in the active queue, which is only scanned at start.
+    remover: Sender<QueueId>,
 }
 
 /// Unix seconds.
@@ -60,10 +68,44 @@ pub fn unix_now() -> i64 {
     worker::now() as i64
 }
 
+/// Queue requests in flight at most for a batch (see in_parallel).
+const MOVE_PARALLEL: usize = 64;
+
+/// Runs `op` for every message ID from a few threads at a time and returns
+/// the results in order. The queue writer commits the requests that wait
+/// together in one transaction, so a batch costs a few commits instead of
+/// one each. Logging stays with the caller (the thread's service name).
+fn in_parallel<T: Send>(
+    queue: &QueueHandle,
+    ids: &[QueueId],
+    op: impl Fn(&QueueHandle, &QueueId) -> Result<T, QueueError> + Sync,
+) -> Vec<Result<T, QueueError>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(MOVE_PARALLEL) {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|id| {
+                    let queue = queue.clone();
+                    let op = &op;
+                    scope.spawn(move || op(&queue, id))
+                })
+                .collect();
+            out.extend(
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or(Err(QueueError::WriterGone))),
+            );
+        });
+    }
+    out
+}
+
 impl Scheduler {
     pub fn new(cfg: Arc<Config>, queue: QueueHandle) -> Result<Scheduler, QmgrError> {
         let dir = std::path::PathBuf::from(cfg.get(names::QUEUE_DIRECTORY));
         let (events_tx, events_rx) = unbounded();
+        let remover = spawn_remover(&cfg, queue.clone())?;
         Ok(Scheduler {
             reader: Reader::open(&dir)?,
             router: Router::new(&cfg)?,
@@ -80,16 +122,26 @@ impl Scheduler {
             events_tx,
             events_rx,
             warned: Default::default(),
+            removals: Vec::new(),
+            remover,
         })
     }
 
     /// Runs until the queue stops announcing (the queue writer has gone).
-    pub fn run(&mut self, arrivals: &Receiver<QueueId>, reloads: &Receiver<Arc<Config>>) {
+    /// `wakeups` (the `public/qmgr` FIFO, `postqueue -f`) asks for a scan of
+    /// the deferred queue now.
+    pub fn run(
+        &mut self,
+        arrivals: &Receiver<QueueId>,
+        reloads: &Receiver<Arc<Config>>,
+        wakeups: &Receiver<()>,
+    ) {
         // Crash recovery: whatever was active when the last run ended is simply
         // delivered again (at-least-once; see mod.rs).
         self.scan(QueueName::Active);
         self.scan(QueueName::Incoming);
         self.scan_deferred();
+        self.flush_removals();
         let mut next_incoming = Instant::now() + INCOMING_SCAN;
         let mut next_deferred = Instant::now() + self.timing.queue_run_delay;
         loop {
@@ -98,12 +150,22 @@ impl Scheduler {
                 .saturating_duration_since(Instant::now());
             select! {
                 recv(arrivals) -> id => match id {
-                    Ok(id) => self.activate(&id, QueueName::Incoming),
+                    Ok(id) => {
+                        // Every announcement waiting now, activated together.
+                        let mut ids = vec![id];
+                        ids.extend(arrivals.try_iter().take(MOVE_PARALLEL * 4));
+                        self.activate_all(&ids, QueueName::Incoming);
+                    }
                     Err(_) => return,
                 },
                 recv(self.events_rx) -> ev => {
                     if let Ok(ev) = ev {
                         self.event(ev);
+                        // Every answer waiting now, so that their removals
+                        // are committed together.
+                        while let Ok(ev) = self.events_rx.try_recv() {
+                            self.event(ev);
+                        }
                     }
                 }
                 recv(reloads) -> cfg => {
@@ -111,6 +173,7 @@ impl Scheduler {
                         self.reload(cfg);
                     }
                 }
+                recv(wakeups) -> _ => next_deferred = Instant::now(),
                 default(wait) => {}
             }
             let now = Instant::now();
@@ -123,6 +186,7 @@ impl Scheduler {
                 next_deferred = now + self.timing.queue_run_delay;
             }
             self.dispatch();
+            self.flush_removals();
         }
     }
 
@@ -147,9 +211,8 @@ impl Scheduler {
     fn scan(&mut self, queue: QueueName) {
         match self.reader.list_queue(queue) {
             Ok(entries) => {
-                for e in entries {
-                    self.activate(&e.queue_id, queue);
-                }
+                let ids: Vec<QueueId> = entries.into_iter().map(|e| e.queue_id).collect();
+                self.activate_all(&ids, queue);
             }
             Err(e) => ::log::warn!("scan of the {} queue: {e}", queue.as_str()),
         }
@@ -158,39 +221,72 @@ impl Scheduler {
 
     fn scan_deferred(&mut self) {
         match self.reader.due_for_retry(unix_now()) {
-            Ok(ids) => ids
-                .iter()
-                .for_each(|id| self.activate(id, QueueName::Deferred)),
+            Ok(ids) => self.activate_all(&ids, QueueName::Deferred),
             Err(e) => ::log::warn!("scan of the deferred queue: {e}"),
         }
         self.dispatch();
     }
 
-    /// Takes one message into the active set and queues its jobs, if it is
-    /// still in the queue it was found in (an announcement may come after the
-    /// incoming scan has already delivered and deferred the message).
-    fn activate(&mut self, id: &QueueId, found_in: QueueName) {
-        if self.active.contains_key(id) || self.active.len() >= self.active_limit {
-            return;
-        }
-        let msg = match self.reader.load(id) {
-            Ok(Some(m)) => m,
-            Ok(None) => return,
-            Err(e) => {
-                ::log::warn!("{id}: cannot read the message: {e}");
-                return;
+    /// Takes messages into the active set and queues their jobs, each if it
+    /// is still in the queue it was found in (an announcement may come after
+    /// the incoming scan has already delivered and deferred the message).
+    /// Their moves to the active queue are made by parallel requests, which
+    /// the queue writer commits together (one transaction, not one each).
+    fn activate_all(&mut self, ids: &[QueueId], found_in: QueueName) {
+        let mut taken: Vec<StoredMessage> = Vec::new();
+        for id in ids {
+            if self.active.len() + taken.len() >= self.active_limit
+                || self.active.contains_key(id)
+                || taken.iter().any(|m| &m.entry.queue_id == id)
+            {
+                continue;
             }
-        };
-        // The hold queue is the administrator's: never scheduled.
-        if msg.entry.queue != found_in || msg.entry.queue == QueueName::Hold {
-            return;
-        }
-        if msg.entry.queue != QueueName::Active {
-            if let Err(e) = self.queue.move_to(id, QueueName::Active) {
-                ::log::warn!("{id}: cannot move the message to the active queue: {e}");
-                return;
+            let msg = match self.reader.load(id) {
+                Ok(Some(m)) => m,
+                Ok(None) => continue,
+                Err(e) => {
+                    ::log::warn!("{id}: cannot read the message: {e}");
+                    continue;
+                }
+            };
+            // The hold queue is the administrator's: never scheduled.
+            if msg.entry.queue != found_in || msg.entry.queue == QueueName::Hold {
+                continue;
             }
+            taken.push(msg);
         }
+        let to_move: Vec<QueueId> = taken
+            .iter()
+            .filter(|m| m.entry.queue != QueueName::Active)
+            .map(|m| m.entry.queue_id.clone())
+            .collect();
+        let moved = in_parallel(&self.queue, &to_move, |queue, id| {
+            queue.move_to(id, QueueName::Active)
+        });
+        let failed: Vec<&QueueId> = to_move
+            .iter()
+            .zip(&moved)
+            .filter_map(|(id, r)| match r {
+                Ok(()) => None,
+                Err(e) => {
+                    ::log::warn!("{id}: cannot move the message to the active queue: {e}");
+                    Some(id)
+                }
+            })
+            .collect();
+        let admitted: Vec<StoredMessage> = taken
+            .into_iter()
+            .filter(|m| !failed.contains(&&m.entry.queue_id))
+            .collect();
+        for msg in admitted {
+            self.admit(msg);
+        }
+    }
+
+    /// The rest of activation, once the message is in the active queue.
+    fn admit(&mut self, msg: StoredMessage) {
+        let id = msg.entry.queue_id.clone();
+        let id = &id;
         ::log::info!(
             "{id}: from=<{}>, size={}, nrcpt={} (queue active)",
             msg.entry.sender,
@@ -242,7 +338,6 @@ impl Scheduler {
 
     /// Hands out waiting jobs while their transport and destination have room.
     fn dispatch(&mut self) {
-        let mut keep = VecDeque::new();
         // Jobs per (transport, destination) not yet handed out: a job handed
         // out while others remain is marked `backlog` (connection caching).
         let mut left: HashMap<(String, String), usize> = HashMap::new();
@@ -251,16 +346,39 @@ impl Scheduler {
                 .entry((w.job.transport.clone(), w.dest.clone()))
                 .or_insert(0) += 1;
         }
-        while let Some(w) = self.waiting.pop_front() {
-            let t = self.registry.get(&w.job.transport);
-            let key = (w.job.transport.clone(), w.dest.clone());
-            let busy = self.dest_busy.get(&key).copied().unwrap_or(0);
-            let dest_room = t.concurrency_limit == 0 || busy < t.concurrency_limit;
-            if !(t.has_room() && dest_room) {
-                keep.push_back(w);
+        // Destinations and transports found full in this pass: the jobs behind
+        // them are passed over with a comparison, not a lookup, and stay where
+        // they are (a long queue for one busy destination costs little).
+        let mut full_dests: Vec<(String, String)> = Vec::new();
+        let mut full_transports: Vec<String> = Vec::new();
+        let mut i = 0;
+        while i < self.waiting.len() {
+            let w = &self.waiting[i];
+            let transport = w.job.transport.as_str();
+            if full_transports.iter().any(|t| t == transport)
+                || full_dests
+                    .iter()
+                    .any(|(t, d)| t == transport && d == &w.dest)
+            {
+                i += 1;
                 continue;
             }
-            let mut w = w;
+            let t = self.registry.get(transport);
+            let key = (transport.to_string(), w.dest.clone());
+            if !t.has_room() {
+                full_transports.push(key.0);
+                i += 1;
+                continue;
+            }
+            let busy = self.dest_busy.get(&key).copied().unwrap_or(0);
+            if t.concurrency_limit != 0 && busy >= t.concurrency_limit {
+                full_dests.push(key);
+                i += 1;
+                continue;
+            }
+            let Some(mut w) = self.waiting.remove(i) else {
+                break;
+            };
             let others = left.get(&key).copied().unwrap_or(1).saturating_sub(1);
             w.backlog = others > 0;
             match t.submit(w, &self.queue, &self.events_tx) {
@@ -270,10 +388,13 @@ impl Scheduler {
                     }
                     *self.dest_busy.entry(key).or_insert(0) += 1
                 }
-                Err(w) => keep.push_back(*w),
+                Err(w) => {
+                    self.waiting.insert(i, *w);
+                    full_transports.push(key.0);
+                    i += 1;
+                }
             }
         }
-        self.waiting = keep;
     }
 
     fn event(&mut self, ev: QmgrEvent) {
@@ -307,7 +428,7 @@ impl Scheduler {
         let mut attempts = Vec::new();
         for r in result.recipients {
             match &r.outcome {
-                Outcome::Delivered => entry.delivered.push((r.index, r.relay.clone())),
+                Outcome::Delivered => entry.delivered.push((r.index, r.success)),
                 Outcome::Deferred(d) => entry.deferred.push((r.index, d.clone())),
                 Outcome::Bounced(d) => entry.bounced.push((r.index, d.clone(), r.relay.clone())),
             }
@@ -316,9 +437,15 @@ impl Scheduler {
             attempt.tls = tls;
             attempts.push(attempt);
         }
-        self.record(&id, attempts);
         entry.outstanding = entry.outstanding.saturating_sub(1);
         let done = entry.outstanding == 0;
+        // The last answer of a message with nothing deferred: finish() removes
+        // the message next, so recording the outcomes first would only cost a
+        // commit (a crash in between delivers again, as it would after the
+        // delivery and before any record).
+        if !(done && entry.deferred.is_empty()) {
+            self.record(&id, attempts);
+        }
         self.active.insert(id.clone(), entry);
         if done {
             self.finish(&id);
@@ -372,6 +499,45 @@ impl Scheduler {
             super::notices::finish(self, id, entry);
         }
     }
+
+    /// Hands the finished messages to the remover thread.
+    pub(super) fn flush_removals(&mut self) {
+        for id in self.removals.drain(..) {
+            if let Err(e) = self.remover.send(id) {
+                // No remover: remove here (the thread could not start again).
+                let id = e.into_inner();
+                match self.queue.delete(&id) {
+                    Ok(()) => ::log::info!("{id}: removed"),
+                    Err(e) => ::log::warn!("{id}: cannot remove the message: {e}"),
+                }
+            }
+        }
+    }
+}
+
+/// Starts the thread that removes finished messages (see `Scheduler::remover`);
+/// it ends when the scheduler is dropped.
+fn spawn_remover(cfg: &Config, queue: QueueHandle) -> Result<Sender<QueueId>, QmgrError> {
+    let (tx, rx) = unbounded::<QueueId>();
+    let syslog_name = cfg.get(names::SYSLOG_NAME);
+    std::thread::Builder::new()
+        .name("qmgr-remove".into())
+        .spawn(move || {
+            crate::log::set_thread_tag(&syslog_name, "qmgr");
+            while let Ok(first) = rx.recv() {
+                let mut ids = vec![first];
+                ids.extend(rx.try_iter().take(MOVE_PARALLEL * 4));
+                let done = in_parallel(&queue, &ids, |queue, id| queue.delete(id));
+                for (id, r) in ids.iter().zip(done) {
+                    match r {
+                        Ok(()) => ::log::info!("{id}: removed"),
+                        Err(e) => ::log::warn!("{id}: cannot remove the message: {e}"),
+                    }
+                }
+            }
+        })
+        .map_err(QmgrError::Spawn)?;
+    Ok(tx)
 }
 
 #[cfg(test)]

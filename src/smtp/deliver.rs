@@ -20,7 +20,7 @@ use super::transaction::{self, RcptStatus};
 use super::trouble::{self, Failure};
 use super::SmtpContext;
 use crate::dns::Resolver;
-use crate::mail::delivery::{DeliveryJob, DeliveryResult, RecipientResult};
+use crate::mail::delivery::{DeliveryJob, DeliveryResult, RecipientResult, SuccessNotice};
 use crate::mail::dsn::{Outcome, StatusCode};
 use crate::tls::TlsLevel;
 
@@ -33,12 +33,15 @@ pub struct SmtpAgent {
 }
 
 /// Where one recipient stands during the job.
+#[derive(Default)]
 struct Slot {
     /// Final outcome, or the last soft failure while servers remain.
     done: Option<Outcome>,
     last: Option<Failure>,
     relay: Option<(Peer, TlsOutcome)>,
     detail: String,
+    /// The success notice owed for a delivery (the server's DSN support).
+    success: SuccessNotice,
 }
 
 impl SmtpAgent {
@@ -110,16 +113,7 @@ impl SmtpAgent {
     /// qmgr) lets the connection be kept for the next job, as Postfix's
     /// `smtp_connection_cache_on_demand`.
     pub fn deliver(&mut self, job: &DeliveryJob, backlog: bool) -> DeliveryResult {
-        let mut slots: Vec<Slot> = job
-            .recipients
-            .iter()
-            .map(|_| Slot {
-                done: None,
-                last: None,
-                relay: None,
-                detail: String::new(),
-            })
-            .collect();
+        let mut slots: Vec<Slot> = job.recipients.iter().map(|_| Slot::default()).collect();
         self.run(job, &mut slots, backlog);
         self.results(job, slots)
     }
@@ -253,6 +247,8 @@ impl SmtpAgent {
                     detail: slot.detail,
                     forwarded: Vec::new(),
                     tls,
+                    parts: Vec::new(),
+                    success: slot.success,
                 }
             })
             .collect();
@@ -328,6 +324,13 @@ fn transact(
             RcptStatus::Sent(text) => {
                 slot.done = Some(Outcome::Delivered);
                 slot.detail = text;
+                // Postfix smtp_rcpt_done(): a server with DSN got NOTIFY and
+                // reports itself; to one without, the mail was "relayed".
+                slot.success = if session.features.dsn {
+                    SuccessNotice::PassedOn
+                } else {
+                    SuccessNotice::Relayed
+                };
             }
             RcptStatus::Failed(f) if f.try_next() => {
                 // smtp_trouble.c: a soft error at a server other than the
@@ -348,14 +351,7 @@ mod tests {
     use super::*;
 
     fn slots(n: usize) -> Vec<Slot> {
-        (0..n)
-            .map(|_| Slot {
-                done: None,
-                last: None,
-                relay: None,
-                detail: String::new(),
-            })
-            .collect()
+        (0..n).map(|_| Slot::default()).collect()
     }
 
     fn job() -> DeliveryJob {
