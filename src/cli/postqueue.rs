@@ -28,7 +28,7 @@ use crate::cleanup::date::asctime;
 use crate::queue::{QueueEntry, QueueId, QueueName, RcptState};
 
 /// The qmgr wake-up FIFO inside `queue_directory` (Postfix's `public/qmgr`).
-const QMGR_TRIGGER: &str = "public/qmgr";
+const QMGR_TRIGGER: &str = crate::qmgr::trigger::TRIGGER;
 /// The header line of the listing.
 pub(super) const HEADER: &str =
     "-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------";

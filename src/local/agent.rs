@@ -21,7 +21,9 @@ use std::os::unix::fs::MetadataExt;
 use std::sync::Mutex;
 
 use crate::config::Config;
-use crate::mail::delivery::{DeliveryJob, DeliveryResult, RecipientResult};
+use crate::mail::delivery::{
+    DeliveredPart, DeliveryJob, DeliveryResult, Forwarded, RecipientResult,
+};
 use crate::mail::dsn::Outcome;
 use crate::maps::{split_list, MapError, MapList, OpenFlags};
 
@@ -153,9 +155,11 @@ pub fn deliver(job: &DeliveryJob, ctx: &LocalContext) -> DeliveryResult {
                 delivered_to: DeliveredTo::from_message(&content),
                 seen: HashSet::new(),
                 tally: Tally::default(),
+                rcpt_index: 0,
             };
             for rcpt in &job.recipients {
                 walk.tally = Tally::default();
+                walk.rcpt_index = rcpt.index;
                 let original = if ctx.settings.enable_original_recipient {
                     rcpt.orig_rcpt
                         .clone()
@@ -207,8 +211,9 @@ pub(crate) fn normalise(content: &[u8]) -> Vec<u8> {
 pub(super) struct Tally {
     /// Address expansions made so far (recipient.rs bounds them).
     pub steps: usize,
-    pub delivered: Vec<String>,
-    pub forwarded: Vec<String>,
+    /// Final deliveries: the address delivered at that level and the status text.
+    pub delivered: Vec<DeliveredPart>,
+    pub forwarded: Vec<Forwarded>,
     deferred: Option<Failure>,
     bounced: Option<Failure>,
 }
@@ -238,7 +243,12 @@ impl Tally {
             // job: Postfix reports the recipient as delivered.
             (Outcome::Delivered, "delivered".to_string())
         } else {
-            (Outcome::Delivered, dedup_join(&self.delivered))
+            let texts: Vec<String> = self.delivered.iter().map(|p| p.detail.clone()).collect();
+            (Outcome::Delivered, dedup_join(&texts))
+        };
+        let parts = match &outcome {
+            Outcome::Delivered => dedup_parts(self.delivered),
+            _ => Vec::new(),
         };
         RecipientResult {
             index,
@@ -247,8 +257,20 @@ impl Tally {
             detail,
             forwarded: self.forwarded,
             tls: None,
+            parts,
         }
     }
+}
+
+/// The parts without repeats (the same address and text twice is one line).
+fn dedup_parts(parts: Vec<DeliveredPart>) -> Vec<DeliveredPart> {
+    let mut out: Vec<DeliveredPart> = Vec::with_capacity(parts.len());
+    for p in parts {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 fn dedup_join(texts: &[String]) -> String {

@@ -226,6 +226,7 @@ mod tests {
             sender: "alice@example.org".into(),
             recipient: "bob@example.com".into(),
             original_recipient: "b@example.com".into(),
+            delivery_key: String::new(),
         }
     }
 

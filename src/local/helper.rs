@@ -190,6 +190,7 @@ fn defer_all(job: &DeliveryJob, relay: &str, reason: &str) -> Vec<RecipientResul
             detail: reason.to_string(),
             forwarded: Vec::new(),
             tls: None,
+            parts: Vec::new(),
         })
         .collect()
 }

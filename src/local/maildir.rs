@@ -10,6 +10,15 @@
 //! Postern delivers from several threads of one process, so the process ID alone
 //! does not make the `tmp/` name unique: a per-process delivery counter is added
 //! (`time.PpidQn.host`, the maildir spec's `Qn` "deliveries made by this process").
+//!
+//! Exactly once across crashes (Postern; Postfix delivers again): a delivery
+//! from the queue carries a delivery key (`arrival.QqueueidRindex`, see
+//! [`Envelope::delivery_key`]) and its `new/` name is `KEY.host` instead of
+//! `time.VdevIinodeMusec.host`. A name that is already in `new/`, or in
+//! `cur/` with a `:2,...` suffix, means an earlier attempt (one interrupted
+//! by a crash before qmgr recorded it) already delivered this copy, so this
+//! attempt reports success without writing; two attempts racing meet at the
+//! hard link, which only one of them can make.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
@@ -114,11 +123,18 @@ pub fn deliver_maildir(
         .unwrap_or_default();
     let (secs, usecs) = (started.as_secs(), started.subsec_micros());
     let host = maildir_hostname();
-    let flags = CopyFlags::MAILDIR.with_delivered_to(settings.prepend_delivered_header.file);
-    let bytes = copy::render(envelope, content, flags, secs as i64);
     let tmp_dir = maildir.join("tmp");
     let new_dir = maildir.join("new");
     let cur_dir = maildir.join("cur");
+    let keyed = (!envelope.delivery_key.is_empty())
+        .then(|| format!("{}.{host}", envelope.delivery_key.replace(['/', ':'], "_")));
+    if let Some(name) = &keyed {
+        if let Some(found) = already_delivered(&new_dir, &cur_dir, name) {
+            return Ok(found);
+        }
+    }
+    let flags = CopyFlags::MAILDIR.with_delivered_to(settings.prepend_delivered_header.file);
+    let bytes = copy::render(envelope, content, flags, secs as i64);
     let limit = settings.mailbox_size_limit;
     if limit > 0 && bytes.len() as u64 > limit {
         return Err(MaildirError::SizeLimit {
@@ -144,7 +160,15 @@ pub fn deliver_maildir(
     })?;
 
     let result = write_and_link(
-        &mut file, &bytes, &tmp_path, &new_dir, &cur_dir, secs, usecs, &host,
+        &mut file,
+        &bytes,
+        &tmp_path,
+        &new_dir,
+        &cur_dir,
+        keyed.as_deref(),
+        secs,
+        usecs,
+        &host,
     );
     // maildir.c removes the tmp/ name whether or not the link worked: on success the
     // message lives on under new/, on failure it must not linger half-written.
@@ -162,6 +186,7 @@ fn write_and_link(
     tmp_path: &Path,
     new_dir: &Path,
     cur_dir: &Path,
+    keyed: Option<&str>,
     secs: u64,
     usecs: u32,
     host: &str,
@@ -174,7 +199,10 @@ fn write_and_link(
     file.write_all(bytes).map_err(write_err)?;
     // The message must be on disk before its name appears in new/.
     file.sync_all().map_err(write_err)?;
-    let new_name = format!("{secs}.V{:x}I{:x}M{usecs}.{host}", meta.dev(), meta.ino());
+    let new_name = match keyed {
+        Some(name) => name.to_string(),
+        None => format!("{secs}.V{:x}I{:x}M{usecs}.{host}", meta.dev(), meta.ino()),
+    };
     let new_path = new_dir.join(new_name);
     let link = || fs::hard_link(tmp_path, &new_path);
     let linked = match link() {
@@ -185,6 +213,10 @@ fn write_and_link(
         }
         other => other,
     };
+    if keyed.is_some() && matches!(&linked, Err(e) if e.kind() == io::ErrorKind::AlreadyExists) {
+        // An earlier or parallel attempt at this very delivery made it.
+        return Ok(new_path);
+    }
     linked.map_err(|source| MaildirError::Link {
         path: new_path.clone(),
         source,
@@ -198,6 +230,21 @@ fn write_and_link(
             source,
         })?;
     Ok(new_path)
+}
+
+/// Where an earlier attempt put the keyed message `name`: `new/name`, or
+/// `cur/name:2,FLAGS` once a reader has seen it.
+fn already_delivered(new_dir: &Path, cur_dir: &Path, name: &str) -> Option<PathBuf> {
+    let in_new = new_dir.join(name);
+    if fs::symlink_metadata(&in_new).is_ok() {
+        return Some(in_new);
+    }
+    let prefix = format!("{name}:");
+    fs::read_dir(cur_dir).ok()?.flatten().find_map(|e| {
+        let file = e.file_name();
+        let file = file.to_string_lossy();
+        (file == name || file.starts_with(&prefix)).then(|| e.path())
+    })
 }
 
 /// `O_CREAT|O_EXCL`, mode 0600, as maildir.c opens the tmp/ file.

@@ -69,6 +69,19 @@ pub struct Envelope {
     /// Recipient as first given to Postfix (becomes `X-Original-To:`); empty when
     /// `enable_original_recipient = no`.
     pub original_recipient: String,
+    /// Names this delivery across attempts: `ARRIVAL.QqueueidRindex` for a job
+    /// from the queue (the message's arrival time, queue ID and job recipient
+    /// index). A Maildir delivery with a key uses it as its file name, so that
+    /// a retry after a crash finds the copy the interrupted attempt made
+    /// instead of writing a second one (maildir.rs). Empty: no such check.
+    pub delivery_key: String,
+}
+
+impl Envelope {
+    /// The [`Envelope::delivery_key`] of job recipient `index` of a message.
+    pub fn delivery_key(arrival: i64, queue_id: &str, index: u32) -> String {
+        format!("{arrival}.Q{queue_id}R{index}")
+    }
 }
 
 /// Whether a failed delivery is retried later or returned to the sender.

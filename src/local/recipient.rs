@@ -13,7 +13,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::mail::delivery::DeliveryJob;
+use crate::mail::delivery::{DeliveredPart, DeliveryJob, Forwarded};
 use crate::maps::MapList;
 
 use super::agent::{LocalContext, Tally};
@@ -105,6 +105,8 @@ pub(super) struct Walk<'a> {
     pub delivered_to: DeliveredTo,
     pub seen: HashSet<String>,
     pub tally: Tally,
+    /// The index of the job recipient being delivered (for delivery keys).
+    pub rcpt_index: u32,
 }
 
 impl Walk<'_> {
@@ -127,7 +129,7 @@ impl Walk<'_> {
         }
         let parts = self.split(&attr.address);
         if !self.is_local_domain(&parts.domain) {
-            return self.forward_address(&attr.address);
+            return self.forward_address(&attr);
         }
         if attr
             .ancestors
@@ -397,12 +399,26 @@ impl Walk<'_> {
         self.fail("5.1.1", format!("unknown user: \"{}\"", parts.user))
     }
 
-    /// An address that is not ours: qmgr resubmits it (deliver_indirect).
-    fn forward_address(&mut self, address: &str) {
+    /// An address that is not ours: qmgr resubmits it (deliver_indirect,
+    /// forward_append): from the sender at this level (an `owner-` alias
+    /// when there is one), with `Delivered-To:` naming the top-level
+    /// recipient when `prepend_delivered_header` has `forward`.
+    fn forward_address(&mut self, attr: &Attr) {
+        let address = &attr.address;
         if self.seen_before(format!("forward {}", address.to_lowercase())) {
             return;
         }
-        self.tally.forwarded.push(address.to_string());
+        let delivered_to = self
+            .ctx
+            .settings
+            .delivered_header
+            .forward
+            .then(|| attr.delivered.to_lowercase());
+        self.tally.forwarded.push(Forwarded {
+            address: address.to_string(),
+            sender: attr.sender.clone(),
+            delivered_to,
+        });
     }
 
     fn run(&mut self, attr: &Attr, operation: Operation, identity: Identity) {
@@ -414,10 +430,21 @@ impl Walk<'_> {
                 sender: attr.sender.clone(),
                 recipient: attr.delivered.clone(),
                 original_recipient: attr.original.clone(),
+                delivery_key: Envelope::delivery_key(
+                    self.job.arrival,
+                    &self.job.queue_id,
+                    self.rcpt_index,
+                ),
             },
         };
         match self.ctx.run(&request, self.content) {
-            Ok(text) => self.tally.delivered.push(text),
+            Ok(text) => {
+                let address = self.qualified(&attr.address);
+                self.tally.delivered.push(DeliveredPart {
+                    address,
+                    detail: text,
+                })
+            }
             Err(f) => self.tally.fail(f),
         }
     }
@@ -436,6 +463,16 @@ impl Walk<'_> {
             self.seen.insert(key);
         }
         false
+    }
+
+    /// `address` with `@$myorigin` when it is a bare local part, as Postfix
+    /// logs the address of an expansion.
+    fn qualified(&self, address: &str) -> String {
+        if address.contains('@') {
+            address.to_string()
+        } else {
+            format!("{address}@{}", self.ctx.settings.myorigin)
+        }
     }
 
     /// Splits `address`; a bare local part gets `$myorigin` (canon_addr_internal).

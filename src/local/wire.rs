@@ -20,7 +20,9 @@
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-use crate::mail::delivery::{ClientInfo, DeliveryJob, JobRecipient, RecipientResult};
+use crate::mail::delivery::{
+    ClientInfo, DeliveredPart, DeliveryJob, Forwarded, JobRecipient, RecipientResult,
+};
 use crate::mail::dsn::{Dsn, Outcome, StatusCode};
 
 /// Largest frame accepted: a message at the default message_size_limit with
@@ -208,7 +210,14 @@ pub fn write_response(w: &mut impl Write, results: &[RecipientResult]) -> Result
         f.text(&r.detail);
         f.text(&r.forwarded.len().to_string());
         for a in &r.forwarded {
-            f.text(a);
+            f.text(&a.address);
+            f.text(&a.sender);
+            f.text(a.delivered_to.as_deref().unwrap_or(""));
+        }
+        f.text(&r.parts.len().to_string());
+        for p in &r.parts {
+            f.text(&p.address);
+            f.text(&p.detail);
         }
     }
     write_frame(w, f)
@@ -243,7 +252,21 @@ pub fn read_response(r: &mut impl Read) -> Result<Vec<RecipientResult>, WireErro
         let n: usize = c.number()?;
         let mut forwarded = Vec::with_capacity(n.min(10_000));
         for _ in 0..n {
-            forwarded.push(c.text()?);
+            let address = c.text()?;
+            let sender = c.text()?;
+            let delivered = c.text()?;
+            forwarded.push(Forwarded {
+                address,
+                sender,
+                delivered_to: (!delivered.is_empty()).then_some(delivered),
+            });
+        }
+        let n: usize = c.number()?;
+        let mut parts = Vec::with_capacity(n.min(10_000));
+        for _ in 0..n {
+            let address = c.text()?;
+            let detail = c.text()?;
+            parts.push(DeliveredPart { address, detail });
         }
         out.push(RecipientResult {
             index,
@@ -252,6 +275,7 @@ pub fn read_response(r: &mut impl Read) -> Result<Vec<RecipientResult>, WireErro
             detail,
             forwarded,
             tls: None,
+            parts,
         });
     }
     Ok(out)
@@ -284,14 +308,26 @@ mod tests {
                 detail: "unknown user: \"a\"".into(),
                 forwarded: vec![],
                 tls: None,
+                parts: Vec::new(),
             },
             RecipientResult {
                 index: 1,
                 outcome: Outcome::Delivered,
                 relay: "local".into(),
                 detail: "forwarded".into(),
-                forwarded: vec!["c@z".into(), "d@w".into()],
+                forwarded: vec![
+                    Forwarded::plain("c@z", "s@x"),
+                    Forwarded {
+                        address: "d@w".into(),
+                        sender: "owner-l@x".into(),
+                        delivered_to: Some("l@x".into()),
+                    },
+                ],
                 tls: None,
+                parts: vec![DeliveredPart {
+                    address: "e@y".into(),
+                    detail: "delivered to maildir".into(),
+                }],
             },
         ];
         let mut buf = Vec::new();

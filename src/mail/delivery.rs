@@ -79,10 +79,46 @@ pub struct RecipientResult {
     pub detail: String,
     /// New recipients this delivery produced (alias or .forward expansion that
     /// must be delivered as a new message, as Postfix's local resubmits them).
-    pub forwarded: Vec<String>,
+    pub forwarded: Vec<Forwarded>,
     /// The TLS this attempt reached (smtp client only; `None` for local agents
     /// and for attempts that never connected).
     pub tls: Option<DeliveryTls>,
+    /// The final deliveries of a delivered recipient that an alias or
+    /// `.forward` expanded (local(8)), each logged as its own line
+    /// `to=<part>, orig_to=<recipient>`; empty: one line for the recipient.
+    pub parts: Vec<DeliveredPart>,
+}
+
+/// An address an alias or `.forward` sent the message on to, with the
+/// envelope and header of the new copy (Postfix local/forward.c).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarded {
+    pub address: String,
+    /// Envelope sender of the copy: the original one, or an `owner-` alias.
+    pub sender: String,
+    /// The `Delivered-To:` header the copy gets (the top-level recipient),
+    /// `None` when `prepend_delivered_header` lacks `forward`.
+    pub delivered_to: Option<String>,
+}
+
+impl Forwarded {
+    /// A plain forward: the same sender, no Delivered-To header.
+    pub fn plain(address: &str, sender: &str) -> Forwarded {
+        Forwarded {
+            address: address.to_string(),
+            sender: sender.to_string(),
+            delivered_to: None,
+        }
+    }
+}
+
+/// One final delivery made for a recipient: the address delivered at that
+/// level (`user@$myorigin` for a local name) and its status text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveredPart {
+    pub address: String,
+    /// `delivered to maildir`, `delivered to command: ...`, `forwarded as ID`.
+    pub detail: String,
 }
 
 /// The TLS a delivery attempt reached, recorded per recipient in the queue

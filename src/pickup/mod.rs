@@ -26,6 +26,7 @@
 
 pub mod maildrop;
 mod submit;
+mod too_big;
 
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
@@ -69,7 +70,13 @@ pub enum PickupError {
 
 /// Creates the trigger FIFO if missing (call as the queue's owner or root).
 pub fn make_trigger(queue_directory: &Path) -> Result<(), PickupError> {
-    let path = queue_directory.join(TRIGGER);
+    make_fifo(queue_directory, TRIGGER)
+}
+
+/// Creates the FIFO `rel` (mode 0622, writable by every user) inside
+/// `queue_directory` if missing; qmgr's `public/qmgr` is made the same way.
+pub fn make_fifo(queue_directory: &Path, rel: &str) -> Result<(), PickupError> {
+    let path = queue_directory.join(rel);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| PickupError::Trigger {
             path: parent.to_path_buf(),

@@ -6,7 +6,8 @@
 //! trivial-rewrite gives local mail. Reads (through `Job::new`)
 //! `queue_directory`, `myhostname`, `myorigin`, `mail_name`,
 //! `header_size_limit`, `always_add_missing_headers`, `virtual_alias_maps`,
-//! `virtual_alias_recursion_limit`, `virtual_alias_expansion_limit`.
+//! `virtual_alias_recursion_limit`, `virtual_alias_expansion_limit`,
+//! `message_size_limit` (a larger message is bounced, too_big.rs).
 //! RFC 5322 section 3.6.2 (From:).
 
 use std::path::PathBuf;
@@ -31,6 +32,7 @@ const ALWAYS_ADD_MISSING_HEADERS: &str = "always_add_missing_headers";
 const VIRTUAL_ALIAS_MAPS: &str = "virtual_alias_maps";
 const VIRTUAL_ALIAS_RECURSION_LIMIT: &str = "virtual_alias_recursion_limit";
 const VIRTUAL_ALIAS_EXPANSION_LIMIT: &str = "virtual_alias_expansion_limit";
+const MESSAGE_SIZE_LIMIT: &str = "message_size_limit";
 
 /// What pickup needs, read once at start.
 pub struct Job {
@@ -40,6 +42,10 @@ pub struct Job {
     myorigin: String,
     /// virtual_alias_maps spec (opened per scan: a map is not `Send`).
     aliases: String,
+    /// `message_size_limit`; 0 is none.
+    message_size_limit: u64,
+    /// For the bounce of an oversized message.
+    cfg: Config,
 }
 
 impl Job {
@@ -63,6 +69,8 @@ impl Job {
             settings,
             myorigin: cfg.get(MYORIGIN),
             aliases: cfg.get(VIRTUAL_ALIAS_MAPS),
+            message_size_limit: u64::try_from(cfg.get_long(MESSAGE_SIZE_LIMIT)?).unwrap_or(0),
+            cfg: cfg.clone(),
         })
     }
 
@@ -182,8 +190,10 @@ impl Job {
             ..MailParams::default()
         };
         let content = with_from(&d.content, &sender_text, env.fullname.as_deref());
+        // Queued on hold, then bounced: the maildrop file can go at once.
+        let too_big = super::too_big::exceeds(content.len(), self.message_size_limit);
         let sub = Submission {
-            queue_id: id,
+            queue_id: id.clone(),
             sender: &sender,
             params: &params,
             recipients: &recipients,
@@ -196,13 +206,18 @@ impl Job {
             tls_received_header: false,
             ask_ccert: false,
             local_client: true,
-            hold: false,
+            hold: too_big,
             arrival: d.mtime,
             content,
         };
         let local = Local { uid: d.uid, origin };
         match cleanup::cleanup_local(&self.settings, aliases, &self.queue, sub, &local) {
-            Ok(_durable) => Ok(()),
+            Ok(_durable) => {
+                if too_big {
+                    super::too_big::bounce(&self.queue_dir, &self.queue, &self.cfg, &id);
+                }
+                Ok(())
+            }
             Err(cleanup::CleanupError::Queue(e)) => Err(e),
             Err(e @ cleanup::CleanupError::Alias(_)) => {
                 // A permanent expansion error: Postfix bounces; the file must not
@@ -290,6 +305,13 @@ mod tests {
             },
             myorigin: "mx.test".into(),
             aliases: String::new(),
+            message_size_limit: 0,
+            cfg: {
+                let text: &[u8] = b"compatibility_level = 3.6\nmyhostname = mx.test\n";
+                let main =
+                    crate::config::MainCf::parse(std::path::Path::new("/x/main.cf"), text).unwrap();
+                Config::from_main(std::path::Path::new("/x"), main).unwrap()
+            },
         }
     }
 

@@ -37,6 +37,7 @@ fn each(job: &DeliveryJob, outcome: Outcome, detail: &str) -> DeliveryResult {
                 detail: detail.to_string(),
                 forwarded: Vec::new(),
                 tls: None,
+                parts: Vec::new(),
             })
             .collect(),
     }

@@ -24,11 +24,19 @@
 //!
 //! What is guaranteed: a message leaves the queue only after every recipient
 //! is recorded delivered or bounced, and after its notices are queued.
-//! Delivery is at least once: a crash between an agent's delivery and the
-//! record of it delivers that recipient again at the next start (messages
-//! left in the active queue are rescheduled). A crash between recording a
-//! bounce and queueing its notice loses that notice. Delay warnings are
-//! remembered in memory only, so a restart may warn once more.
+//! Messages left in the active queue by a crash are rescheduled at the next
+//! start, so a delivery interrupted by a crash is retried, never lost.
+//! Deliveries to a Maildir (local and virtual) are exactly once: the agent
+//! names the file after the message's arrival time, queue ID and job
+//! recipient index (`local::Envelope::delivery_key`), and an attempt that
+//! finds that name in `new/` or `cur/` (made by an attempt whose result the
+//! crash kept from being recorded) reports it delivered without a second
+//! copy. Other destinations are at least once, as in Postfix: a crash between
+//! an mbox, file or command delivery and the record of it delivers that
+//! recipient again, and a crash between queueing a forwarded copy and the
+//! record of it queues the copy again. A crash between recording a bounce and
+//! queueing its notice loses that notice. Delay warnings are remembered in
+//! memory only, so a restart may warn once more.
 
 mod active;
 mod backoff;
@@ -40,6 +48,7 @@ mod notices;
 pub mod resolve;
 mod scheduler;
 mod transport;
+pub mod trigger;
 mod worker;
 
 use std::sync::Arc;
@@ -92,7 +101,11 @@ pub fn run(
     crate::log::set_service("qmgr");
     loop {
         match scheduler::Scheduler::new(Arc::clone(cfg), queue.clone()) {
-            Ok(mut s) => return s.run(arrivals, reloads),
+            Ok(mut s) => {
+                let dir = std::path::PathBuf::from(cfg.get(names::QUEUE_DIRECTORY));
+                let wakeups = trigger::watch(&dir).unwrap_or_else(crossbeam_channel::never);
+                return s.run(arrivals, reloads, &wakeups);
+            }
             Err(e) => {
                 ::log::error!("qmgr: {e}; trying again in {}s", RETRY_START.as_secs());
                 // Leave when the queue has gone while we wait.

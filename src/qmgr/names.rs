@@ -25,6 +25,7 @@ pub const SOFT_BOUNCE: &str = "soft_bounce";
 pub const SYSLOG_NAME: &str = "syslog_name";
 pub const DOUBLE_BOUNCE_SENDER: &str = "double_bounce_sender";
 pub const MYORIGIN: &str = "myorigin";
+pub const MYHOSTNAME: &str = "myhostname";
 pub const SERVICE_NAME: &str = "service_name";
 pub const PROCESS_NAME: &str = "process_name";
 

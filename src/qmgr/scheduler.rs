@@ -84,7 +84,14 @@ impl Scheduler {
     }
 
     /// Runs until the queue stops announcing (the queue writer has gone).
-    pub fn run(&mut self, arrivals: &Receiver<QueueId>, reloads: &Receiver<Arc<Config>>) {
+    /// `wakeups` (the `public/qmgr` FIFO, `postqueue -f`) asks for a scan of
+    /// the deferred queue now.
+    pub fn run(
+        &mut self,
+        arrivals: &Receiver<QueueId>,
+        reloads: &Receiver<Arc<Config>>,
+        wakeups: &Receiver<()>,
+    ) {
         // Crash recovery: whatever was active when the last run ended is simply
         // delivered again (at-least-once; see mod.rs).
         self.scan(QueueName::Active);
@@ -111,6 +118,7 @@ impl Scheduler {
                         self.reload(cfg);
                     }
                 }
+                recv(wakeups) -> _ => next_deferred = Instant::now(),
                 default(wait) => {}
             }
             let now = Instant::now();
@@ -316,9 +324,15 @@ impl Scheduler {
             attempt.tls = tls;
             attempts.push(attempt);
         }
-        self.record(&id, attempts);
         entry.outstanding = entry.outstanding.saturating_sub(1);
         let done = entry.outstanding == 0;
+        // The last answer of a message with nothing deferred: finish() removes
+        // the message next, so recording the outcomes first would only cost a
+        // commit (a crash in between delivers again, as it would after the
+        // delivery and before any record).
+        if !(done && entry.deferred.is_empty()) {
+            self.record(&id, attempts);
+        }
         self.active.insert(id.clone(), entry);
         if done {
             self.finish(&id);

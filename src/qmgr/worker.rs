@@ -175,6 +175,7 @@ fn run(
 ) {
     crate::log::set_thread_tag(&cfg.get(names::SYSLOG_NAME), name);
     let soft_bounce = cfg.get_bool(names::SOFT_BOUNCE).unwrap_or(false);
+    let myhostname = cfg.get(names::MYHOSTNAME);
     let mut agent = Agent::open(kind, shared, cfg);
     while let Some(Work {
         job,
@@ -188,7 +189,7 @@ fn run(
         let result = catch_unwind(AssertUnwindSafe(|| agent.deliver(&job, backlog)))
             .unwrap_or_else(|_| crashed(&job));
         let mut result = complete(&job, result, soft_bounce);
-        forward::resubmit(queue, &job, &origin, &mut result);
+        forward::resubmit(queue, &job, &origin, &myhostname, &mut result);
         let times = Times {
             arrival: job.arrival as f64,
             active: job.active_since,
@@ -245,6 +246,7 @@ fn complete(job: &DeliveryJob, mut result: DeliveryResult, soft_bounce: bool) ->
                 detail: String::new(),
                 forwarded: Vec::new(),
                 tls: None,
+                parts: Vec::new(),
             });
         }
     }
@@ -269,23 +271,43 @@ fn crashed(job: &DeliveryJob) -> DeliveryResult {
     r
 }
 
-/// One log line per recipient, as the agent would write it.
+/// One log line per recipient, as the agent would write it; a recipient an
+/// alias or `.forward` expanded gets one line per final delivery, with the
+/// recipient as `orig_to` (Postfix local(8)).
 pub fn log_result(job: &DeliveryJob, result: &DeliveryResult, times: Times) {
     for r in &result.recipients {
         let Some(jr) = job.recipients.iter().find(|x| x.index == r.index) else {
             continue;
         };
+        let relay = if r.relay.is_empty() { "none" } else { &r.relay };
         let line = Line {
             queue_id: &job.queue_id,
             rcpt: &jr.address,
             orig_rcpt: jr.orig_rcpt.as_deref(),
-            relay: if r.relay.is_empty() { "none" } else { &r.relay },
+            relay,
             times,
             outcome: &r.outcome,
             detail: &r.detail,
             expired: false,
             tls: r.tls.as_ref().map(|t| t.feature.as_str()),
         };
-        ::log::info!("{}", line.render());
+        if r.parts.is_empty() || r.outcome != Outcome::Delivered {
+            ::log::info!("{}", line.render());
+            continue;
+        }
+        let orig = jr
+            .orig_rcpt
+            .as_deref()
+            .filter(|o| !o.is_empty())
+            .unwrap_or(&jr.address);
+        for part in &r.parts {
+            let line = Line {
+                rcpt: &part.address,
+                orig_rcpt: Some(orig),
+                detail: &part.detail,
+                ..line
+            };
+            ::log::info!("{}", line.render());
+        }
     }
 }

@@ -252,6 +252,7 @@ impl SmtpAgent {
                     relay,
                     detail: slot.detail,
                     forwarded: Vec::new(),
+                    parts: Vec::new(),
                     tls,
                 }
             })

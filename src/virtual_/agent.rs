@@ -279,6 +279,7 @@ fn one(
             sender: job.sender.clone(),
             recipient: address.clone(),
             original_recipient: original,
+            delivery_key: Envelope::delivery_key(job.arrival, &job.queue_id, rcpt.index),
         },
     };
     exec::execute(&request, content, &ctx.writers)
@@ -297,5 +298,6 @@ fn result(index: u32, done: Result<String, Failure>) -> RecipientResult {
         detail,
         forwarded: Vec::new(),
         tls: None,
+        parts: Vec::new(),
     }
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::local::agent::{deliver, LocalContext};
 use crate::local::exec::Identity;
-use crate::mail::delivery::{ClientInfo, DeliveryJob, JobRecipient, RecipientResult};
+use crate::mail::delivery::{ClientInfo, DeliveryJob, Forwarded, JobRecipient, RecipientResult};
 use crate::mail::dsn::Outcome;
 use crate::maps::{self, alias::for_each_alias, OpenFlags};
 
@@ -85,8 +85,11 @@ pub const MESSAGE: &[u8] =
     b"From: alice@example.org\r\nSubject: agent test\r\n\r\nFrom the body\r\nbye\r\n";
 
 pub fn job(rcpts: &[&str], content: &[u8]) -> DeliveryJob {
+    // Each job is another queued message (Maildir names are keyed by queue ID).
+    static JOBS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let n = JOBS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     DeliveryJob {
-        queue_id: "4AgEnT1".into(),
+        queue_id: format!("4AgEnT{n}"),
         transport: "local".into(),
         nexthop: HOST.into(),
         sender: "alice@example.org".into(),
@@ -244,7 +247,15 @@ fn dot_forward_forwards_and_keeps_a_copy() {
     .unwrap();
     let r = one(&site, &ctx, &format!("{}@{HOST}", site.me), MESSAGE);
     assert_eq!(r.outcome, Outcome::Delivered, "{}", r.detail);
-    assert_eq!(r.forwarded, vec!["elsewhere@remote.example".to_string()]);
+    let me_addr = format!("{}@{HOST}", site.me);
+    assert_eq!(
+        r.forwarded,
+        vec![Forwarded {
+            address: "elsewhere@remote.example".into(),
+            sender: "alice@example.org".into(),
+            delivered_to: Some(me_addr.clone()),
+        }]
+    );
     assert_eq!(
         maildir_messages(&site.path(&format!("maildirs/{}", site.me))).len(),
         1
@@ -311,7 +322,16 @@ fn remote_alias_members_are_forwarded_and_loops_bounce() {
     let (site, ctx) = site("", "mixed: ME, friend@remote.example\na: b\nb: a\n");
     let r = one(&site, &ctx, &format!("mixed@{HOST}"), MESSAGE);
     assert_eq!(r.outcome, Outcome::Delivered, "{}", r.detail);
-    assert_eq!(r.forwarded, vec!["friend@remote.example".to_string()]);
+    // Forwarded with Delivered-To: the alias (prepend_delivered_header has
+    // forward by default), from the original sender (no owner-mixed alias).
+    assert_eq!(
+        r.forwarded,
+        vec![Forwarded {
+            address: "friend@remote.example".into(),
+            sender: "alice@example.org".into(),
+            delivered_to: Some(format!("mixed@{HOST}")),
+        }]
+    );
     let r = one(&site, &ctx, &format!("a@{HOST}"), MESSAGE);
     assert_eq!(bounce_text(&r).0, "5.4.6");
 }

@@ -144,3 +144,32 @@ fn unusable_maildir_fails_with_the_path_and_no_message_in_new() {
     // ENOTDIR is neither a full disk nor a stale handle: maildir.c bounces it.
     assert_eq!(err.severity(), Severity::Permanent);
 }
+
+#[test]
+fn a_keyed_delivery_is_made_once_across_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("Maildir");
+    let mut env = envelope();
+    env.delivery_key = crate::local::Envelope::delivery_key(1_700_000_000, "4ABC", 2);
+    let settings = MaildirSettings::default();
+    let first = deliver_maildir(&md, &env, CONTENT, &settings).unwrap();
+    let name = first.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("1700000000.Q4ABCR2."), "{name}");
+    // A retry (after a crash before the result was recorded) finds it.
+    let again = deliver_maildir(&md, &env, CONTENT, &settings).unwrap();
+    assert_eq!(again, first);
+    assert_eq!(names(&md.join("new")), std::slice::from_ref(&name));
+    assert!(names(&md.join("tmp")).is_empty());
+    // Also once a reader has moved it to cur/ with flags.
+    let seen = md.join("cur").join(format!("{name}:2,S"));
+    fs::rename(&first, &seen).unwrap();
+    assert_eq!(
+        deliver_maildir(&md, &env, CONTENT, &settings).unwrap(),
+        seen
+    );
+    assert!(names(&md.join("new")).is_empty());
+    // Another job recipient of the same message is another copy.
+    env.delivery_key = crate::local::Envelope::delivery_key(1_700_000_000, "4ABC", 3);
+    deliver_maildir(&md, &env, CONTENT, &settings).unwrap();
+    assert_eq!(names(&md.join("new")).len(), 1);
+}

@@ -25,6 +25,7 @@ pub fn envelope() -> Envelope {
         sender: "alice@example.org".into(),
         recipient: "bob@example.com".into(),
         original_recipient: "postmaster@example.com".into(),
+        delivery_key: String::new(),
     }
 }
 
