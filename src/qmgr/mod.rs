@@ -49,6 +49,7 @@ pub mod resolve;
 mod scheduler;
 mod transport;
 pub mod trigger;
+mod waiting;
 mod worker;
 
 use std::sync::Arc;

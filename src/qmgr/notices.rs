@@ -78,10 +78,7 @@ pub fn finish(s: &mut Scheduler, id: &QueueId, mut entry: ActiveMessage) {
     }
     notice(s, id, &entry, DsnKind::Success, succeeded);
     if entry.deferred.is_empty() {
-        match s.queue.delete(id) {
-            Ok(()) => ::log::info!("{id}: removed"),
-            Err(e) => ::log::warn!("{id}: cannot remove the message: {e}"),
-        }
+        s.delete(id);
         s.warned.remove(id);
         return;
     }

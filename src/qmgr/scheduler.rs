@@ -12,7 +12,7 @@
 //! `queue_directory`, and through its parts the routing, timing and transport
 //! parameters.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,15 +25,27 @@ use super::logline::Times;
 use super::names;
 use super::resolve::Router;
 use super::transport::{Kind, Registry};
+use super::waiting::Waiting;
 use super::worker::{self, Work};
 use super::{QmgrError, QmgrEvent};
 use crate::config::Config;
 use crate::mail::delivery::DeliveryResult;
 use crate::mail::dsn::Outcome;
-use crate::queue::{Attempt, QueueHandle, QueueId, QueueName, Reader};
+use crate::queue::{Attempt, Completion, QueueHandle, QueueId, QueueName, Reader, StoredMessage};
 
 /// How often the incoming queue is scanned as a fallback for announcements.
 const INCOMING_SCAN: Duration = Duration::from_secs(1);
+
+/// Most announced arrivals taken in at once (their moves to the active queue
+/// share one commit).
+const ARRIVAL_BATCH: usize = 256;
+
+/// A queue change sent to the writer without waiting; what to do when its
+/// answer comes.
+enum Pending {
+    Record(QueueId),
+    Delete(QueueId),
+}
 
 pub struct Scheduler {
     pub(super) cfg: Arc<Config>,
@@ -44,7 +56,7 @@ pub struct Scheduler {
     registry: Registry,
     pub(super) active: HashMap<QueueId, ActiveMessage>,
     /// Jobs waiting for a worker or for room at their destination.
-    waiting: VecDeque<Work>,
+    waiting: Waiting,
     /// Jobs out per (transport, destination).
     dest_busy: HashMap<(String, String), usize>,
     events_tx: Sender<QmgrEvent>,
@@ -53,6 +65,12 @@ pub struct Scheduler {
     /// Messages that got their delay warning (Postfix keeps this in the queue
     /// file; here it lasts until a restart).
     pub(super) warned: std::collections::HashSet<QueueId>,
+    /// Records and removals committed in the background: the loop goes on
+    /// handing out work while the writer commits (one fsync for many).
+    completions_tx: Sender<Completion>,
+    completions_rx: Receiver<Completion>,
+    pending: HashMap<u64, Pending>,
+    next_tag: u64,
 }
 
 /// Unix seconds.
@@ -64,6 +82,7 @@ impl Scheduler {
     pub fn new(cfg: Arc<Config>, queue: QueueHandle) -> Result<Scheduler, QmgrError> {
         let dir = std::path::PathBuf::from(cfg.get(names::QUEUE_DIRECTORY));
         let (events_tx, events_rx) = unbounded();
+        let (completions_tx, completions_rx) = unbounded();
         Ok(Scheduler {
             reader: Reader::open(&dir)?,
             router: Router::new(&cfg)?,
@@ -75,11 +94,15 @@ impl Scheduler {
             cfg,
             queue,
             active: HashMap::new(),
-            waiting: VecDeque::new(),
+            waiting: Waiting::default(),
             dest_busy: HashMap::new(),
             events_tx,
             events_rx,
             warned: Default::default(),
+            completions_tx,
+            completions_rx,
+            pending: HashMap::new(),
+            next_tag: 0,
         })
     }
 
@@ -105,9 +128,18 @@ impl Scheduler {
                 .saturating_duration_since(Instant::now());
             select! {
                 recv(arrivals) -> id => match id {
-                    Ok(id) => self.activate(&id, QueueName::Incoming),
+                    Ok(id) => {
+                        let mut ids = vec![id];
+                        ids.extend(arrivals.try_iter().take(ARRIVAL_BATCH - 1));
+                        self.activate_all(&ids, QueueName::Incoming);
+                    }
                     Err(_) => return,
                 },
+                recv(self.completions_rx) -> c => {
+                    if let Ok((tag, result)) = c {
+                        self.completed(tag, result);
+                    }
+                }
                 recv(self.events_rx) -> ev => {
                     if let Ok(ev) = ev {
                         self.event(ev);
@@ -155,8 +187,9 @@ impl Scheduler {
     fn scan(&mut self, queue: QueueName) {
         match self.reader.list_queue(queue) {
             Ok(entries) => {
-                for e in entries {
-                    self.activate(&e.queue_id, queue);
+                let ids: Vec<QueueId> = entries.into_iter().map(|e| e.queue_id).collect();
+                for chunk in ids.chunks(ARRIVAL_BATCH) {
+                    self.activate_all(chunk, queue);
                 }
             }
             Err(e) => ::log::warn!("scan of the {} queue: {e}", queue.as_str()),
@@ -166,39 +199,82 @@ impl Scheduler {
 
     fn scan_deferred(&mut self) {
         match self.reader.due_for_retry(unix_now()) {
-            Ok(ids) => ids
-                .iter()
-                .for_each(|id| self.activate(id, QueueName::Deferred)),
+            Ok(ids) => {
+                for chunk in ids.chunks(ARRIVAL_BATCH) {
+                    self.activate_all(chunk, QueueName::Deferred);
+                }
+            }
             Err(e) => ::log::warn!("scan of the deferred queue: {e}"),
         }
         self.dispatch();
     }
 
-    /// Takes one message into the active set and queues its jobs, if it is
-    /// still in the queue it was found in (an announcement may come after the
-    /// incoming scan has already delivered and deferred the message).
-    fn activate(&mut self, id: &QueueId, found_in: QueueName) {
-        if self.active.contains_key(id) || self.active.len() >= self.active_limit {
-            return;
-        }
-        let msg = match self.reader.load(id) {
-            Ok(Some(m)) => m,
-            Ok(None) => return,
-            Err(e) => {
-                ::log::warn!("{id}: cannot read the message: {e}");
-                return;
+    /// Takes messages into the active set and queues their jobs, those still
+    /// in the queue they were found in (an announcement may come after the
+    /// incoming scan has already delivered and deferred the message). Their
+    /// moves to the active queue are sent together and share one commit.
+    fn activate_all(&mut self, ids: &[QueueId], found_in: QueueName) {
+        let mut taken: Vec<StoredMessage> = Vec::new();
+        for id in ids {
+            if self.active.len() + taken.len() >= self.active_limit {
+                break;
             }
-        };
-        // The hold queue is the administrator's: never scheduled.
-        if msg.entry.queue != found_in || msg.entry.queue == QueueName::Hold {
-            return;
+            if self.active.contains_key(id) || taken.iter().any(|m| &m.entry.queue_id == id) {
+                continue;
+            }
+            let msg = match self.reader.load(id) {
+                Ok(Some(m)) => m,
+                Ok(None) => continue,
+                Err(e) => {
+                    ::log::warn!("{id}: cannot read the message: {e}");
+                    continue;
+                }
+            };
+            // The hold queue is the administrator's: never scheduled.
+            if msg.entry.queue != found_in || msg.entry.queue == QueueName::Hold {
+                continue;
+            }
+            taken.push(msg);
         }
-        if msg.entry.queue != QueueName::Active {
-            if let Err(e) = self.queue.move_to(id, QueueName::Active) {
-                ::log::warn!("{id}: cannot move the message to the active queue: {e}");
-                return;
+        let (tx, rx) = unbounded();
+        let mut sent = 0;
+        for (n, msg) in taken.iter().enumerate() {
+            if msg.entry.queue == QueueName::Active {
+                continue;
+            }
+            let id = &msg.entry.queue_id;
+            match self.queue.move_tagged(id, QueueName::Active, n as u64, &tx) {
+                Ok(()) => sent += 1,
+                Err(e) => ::log::warn!("{id}: cannot move the message to the active queue: {e}"),
             }
         }
+        drop(tx);
+        let mut moved = vec![false; taken.len()];
+        for (n, msg) in taken.iter().enumerate() {
+            moved[n] = msg.entry.queue == QueueName::Active;
+        }
+        for (n, result) in rx.iter().take(sent) {
+            let Some(msg) = taken.get(n as usize) else {
+                continue;
+            };
+            match result {
+                Ok(()) => moved[n as usize] = true,
+                Err(e) => ::log::warn!(
+                    "{}: cannot move the message to the active queue: {e}",
+                    msg.entry.queue_id
+                ),
+            }
+        }
+        for (msg, moved) in taken.into_iter().zip(moved) {
+            if moved {
+                self.take_in(msg);
+            }
+        }
+    }
+
+    /// Logs a message as active and queues its jobs.
+    fn take_in(&mut self, msg: StoredMessage) {
+        let id = &msg.entry.queue_id.clone();
         ::log::info!(
             "{id}: from=<{}>, size={}, nrcpt={} (queue active)",
             msg.entry.sender,
@@ -221,7 +297,7 @@ impl Scheduler {
             .collect();
         self.record(id, attempts);
         self.active.insert(id.clone(), entry);
-        let mut inline = Vec::new();
+        let mut inline: Vec<Work> = Vec::new();
         for w in jobs {
             if self.registry.get(&w.job.transport).kind == Kind::Unavailable {
                 inline.push(w);
@@ -250,38 +326,32 @@ impl Scheduler {
 
     /// Hands out waiting jobs while their transport and destination have room.
     fn dispatch(&mut self) {
-        let mut keep = VecDeque::new();
-        // Jobs per (transport, destination) not yet handed out: a job handed
-        // out while others remain is marked `backlog` (connection caching).
-        let mut left: HashMap<(String, String), usize> = HashMap::new();
-        for w in &self.waiting {
-            *left
-                .entry((w.job.transport.clone(), w.dest.clone()))
-                .or_insert(0) += 1;
+        if self.waiting.len() == 0 {
+            return;
         }
-        while let Some(w) = self.waiting.pop_front() {
-            let t = self.registry.get(&w.job.transport);
-            let key = (w.job.transport.clone(), w.dest.clone());
-            let busy = self.dest_busy.get(&key).copied().unwrap_or(0);
-            let dest_room = t.concurrency_limit == 0 || busy < t.concurrency_limit;
-            if !(t.has_room() && dest_room) {
-                keep.push_back(w);
-                continue;
-            }
-            let mut w = w;
-            let others = left.get(&key).copied().unwrap_or(1).saturating_sub(1);
-            w.backlog = others > 0;
-            match t.submit(w, &self.queue, &self.events_tx) {
-                Ok(()) => {
-                    if let Some(n) = left.get_mut(&key) {
-                        *n = others;
-                    }
-                    *self.dest_busy.entry(key).or_insert(0) += 1
+        for key in self.waiting.keys() {
+            let t = self.registry.get(&key.0);
+            loop {
+                let busy = self.dest_busy.get(&key).copied().unwrap_or(0);
+                let dest_room = t.concurrency_limit == 0 || busy < t.concurrency_limit;
+                if !(t.has_room() && dest_room) {
+                    break;
                 }
-                Err(w) => keep.push_back(*w),
+                let Some(mut w) = self.waiting.pop(&key) else {
+                    break;
+                };
+                // More jobs for this destination behind it: the smtp client
+                // keeps its connection (connection caching).
+                w.backlog = self.waiting.remaining(&key) > 0;
+                match t.submit(w, &self.queue, &self.events_tx) {
+                    Ok(()) => *self.dest_busy.entry(key.clone()).or_insert(0) += 1,
+                    Err(w) => {
+                        self.waiting.push_front(*w);
+                        break;
+                    }
+                }
             }
         }
-        self.waiting = keep;
     }
 
     fn event(&mut self, ev: QmgrEvent) {
@@ -356,14 +426,49 @@ impl Scheduler {
         }
     }
 
-    pub(super) fn record(&self, id: &QueueId, attempts: Vec<Attempt>) {
+    /// Records attempts in the background: requests are applied in the
+    /// order sent, so a later removal or move of the message comes after.
+    pub(super) fn record(&mut self, id: &QueueId, attempts: Vec<Attempt>) {
         if attempts.is_empty() {
             return;
         }
-        if let Err(e) = self.queue.record(id, attempts) {
+        let tag = self.tag(Pending::Record(id.clone()));
+        if let Err(e) = self
+            .queue
+            .record_tagged(id, attempts, tag, &self.completions_tx)
+        {
+            self.completed(tag, Err(e));
+        }
+    }
+
+    /// Removes a message in the background; `ID: removed` is logged once
+    /// the removal is committed.
+    pub(super) fn delete(&mut self, id: &QueueId) {
+        let tag = self.tag(Pending::Delete(id.clone()));
+        if let Err(e) = self.queue.delete_tagged(id, tag, &self.completions_tx) {
+            self.completed(tag, Err(e));
+        }
+    }
+
+    fn tag(&mut self, what: Pending) -> u64 {
+        self.next_tag = self.next_tag.wrapping_add(1);
+        self.pending.insert(self.next_tag, what);
+        self.next_tag
+    }
+
+    /// The writer's answer to a background request.
+    fn completed(&mut self, tag: u64, result: Result<(), crate::queue::QueueError>) {
+        match (self.pending.remove(&tag), result) {
+            (Some(Pending::Delete(id)), Ok(())) => ::log::info!("{id}: removed"),
+            (Some(Pending::Delete(id)), Err(e)) => {
+                ::log::warn!("{id}: cannot remove the message: {e}")
+            }
             // postsuper -d while delivering, or a queue write error: the
             // recipients stay as they were and are tried again.
-            ::log::warn!("{id}: cannot record delivery status: {e}");
+            (Some(Pending::Record(id)), Err(e)) => {
+                ::log::warn!("{id}: cannot record delivery status: {e}")
+            }
+            (Some(Pending::Record(_)), Ok(())) | (None, _) => {}
         }
     }
 

@@ -80,9 +80,31 @@ enum Request {
     },
     Update {
         update: Update,
-        reply: Sender<Result<(), QueueError>>,
+        reply: Reply,
     },
     Shutdown,
+}
+
+/// The answer to a change of a queued message, after COMMIT.
+pub type Completion = (u64, Result<(), QueueError>);
+
+/// Where the answer to an update goes: a caller waiting for it, or (for the
+/// queue manager, which must not stop for each commit) a channel shared by
+/// many requests, each answer tagged with the number its sender gave.
+#[derive(Debug)]
+enum Reply {
+    Wait(Sender<Result<(), QueueError>>),
+    Tagged(u64, Sender<Completion>),
+}
+
+impl Reply {
+    fn send(self, result: Result<(), QueueError>) {
+        // A caller that gave up waiting has dropped its receiver.
+        let _ = match self {
+            Reply::Wait(tx) => tx.send(result).map_err(drop),
+            Reply::Tagged(tag, tx) => tx.send((tag, result)).map_err(drop),
+        };
+    }
 }
 
 /// A cheap, cloneable handle for sessions and the queue manager.
@@ -163,11 +185,57 @@ impl QueueHandle {
         self.update(Update::Delete { id: id.clone() })
     }
 
-    fn update(&self, update: Update) -> Result<(), QueueError> {
-        let (reply, answer) = bounded(1);
+    /// `record` without waiting: the answer comes on `to`, tagged `tag`.
+    /// Requests from one handle are applied in the order sent.
+    pub fn record_tagged(
+        &self,
+        id: &QueueId,
+        attempts: Vec<Attempt>,
+        tag: u64,
+        to: &Sender<Completion>,
+    ) -> Result<(), QueueError> {
+        let update = Update::Record {
+            id: id.clone(),
+            attempts,
+        };
+        self.send(update, Reply::Tagged(tag, to.clone()))
+    }
+
+    /// `move_to` without waiting (see `record_tagged`).
+    pub fn move_tagged(
+        &self,
+        id: &QueueId,
+        to_queue: QueueName,
+        tag: u64,
+        to: &Sender<Completion>,
+    ) -> Result<(), QueueError> {
+        let update = Update::Move {
+            id: id.clone(),
+            to: to_queue,
+        };
+        self.send(update, Reply::Tagged(tag, to.clone()))
+    }
+
+    /// `delete` without waiting (see `record_tagged`).
+    pub fn delete_tagged(
+        &self,
+        id: &QueueId,
+        tag: u64,
+        to: &Sender<Completion>,
+    ) -> Result<(), QueueError> {
+        let update = Update::Delete { id: id.clone() };
+        self.send(update, Reply::Tagged(tag, to.clone()))
+    }
+
+    fn send(&self, update: Update, reply: Reply) -> Result<(), QueueError> {
         self.tx
             .send(Request::Update { update, reply })
-            .map_err(|_| QueueError::WriterGone)?;
+            .map_err(|_| QueueError::WriterGone)
+    }
+
+    fn update(&self, update: Update) -> Result<(), QueueError> {
+        let (reply, answer) = bounded(1);
+        self.send(update, Reply::Wait(reply))?;
         answer.recv().map_err(|_| QueueError::WriterGone)?
     }
 }
@@ -341,9 +409,7 @@ fn answer_ok(request: Request) {
                 queue_id: message.queue_id,
             }));
         }
-        Request::Update { reply, .. } => {
-            let _ = reply.send(Ok(()));
-        }
+        Request::Update { reply, .. } => reply.send(Ok(())),
         Request::Shutdown => {}
     }
 }
@@ -353,9 +419,7 @@ fn answer_err(request: Request, error: QueueError) {
         Request::Insert { reply, .. } => {
             let _ = reply.send(Err(error));
         }
-        Request::Update { reply, .. } => {
-            let _ = reply.send(Err(error));
-        }
+        Request::Update { reply, .. } => reply.send(Err(error)),
         Request::Shutdown => {}
     }
 }
