@@ -43,6 +43,8 @@ const ARRIVAL_BATCH: usize = 256;
 /// A queue change sent to the writer without waiting; what to do when its
 /// answer comes.
 enum Pending {
+    /// A message taken in once it is in the active queue.
+    Move(Box<StoredMessage>),
     Record(QueueId),
     Delete(QueueId),
 }
@@ -71,6 +73,8 @@ pub struct Scheduler {
     completions_rx: Receiver<Completion>,
     pending: HashMap<u64, Pending>,
     next_tag: u64,
+    /// Messages on their way to the active queue (a `Pending::Move`).
+    moving: std::collections::HashSet<QueueId>,
 }
 
 /// Unix seconds.
@@ -103,6 +107,7 @@ impl Scheduler {
             completions_rx,
             pending: HashMap::new(),
             next_tag: 0,
+            moving: Default::default(),
         })
     }
 
@@ -212,14 +217,15 @@ impl Scheduler {
     /// Takes messages into the active set and queues their jobs, those still
     /// in the queue they were found in (an announcement may come after the
     /// incoming scan has already delivered and deferred the message). Their
-    /// moves to the active queue are sent together and share one commit.
+    /// moves to the active queue go to the writer without waiting (they share
+    /// a commit); each message is taken in when its move is committed, while
+    /// the loop goes on handing out work.
     fn activate_all(&mut self, ids: &[QueueId], found_in: QueueName) {
-        let mut taken: Vec<StoredMessage> = Vec::new();
         for id in ids {
-            if self.active.len() + taken.len() >= self.active_limit {
+            if self.active.len() + self.moving.len() >= self.active_limit {
                 break;
             }
-            if self.active.contains_key(id) || taken.iter().any(|m| &m.entry.queue_id == id) {
+            if self.active.contains_key(id) || self.moving.contains(id) {
                 continue;
             }
             let msg = match self.reader.load(id) {
@@ -234,40 +240,17 @@ impl Scheduler {
             if msg.entry.queue != found_in || msg.entry.queue == QueueName::Hold {
                 continue;
             }
-            taken.push(msg);
-        }
-        let (tx, rx) = unbounded();
-        let mut sent = 0;
-        for (n, msg) in taken.iter().enumerate() {
             if msg.entry.queue == QueueName::Active {
-                continue;
-            }
-            let id = &msg.entry.queue_id;
-            match self.queue.move_tagged(id, QueueName::Active, n as u64, &tx) {
-                Ok(()) => sent += 1,
-                Err(e) => ::log::warn!("{id}: cannot move the message to the active queue: {e}"),
-            }
-        }
-        drop(tx);
-        let mut moved = vec![false; taken.len()];
-        for (n, msg) in taken.iter().enumerate() {
-            moved[n] = msg.entry.queue == QueueName::Active;
-        }
-        for (n, result) in rx.iter().take(sent) {
-            let Some(msg) = taken.get(n as usize) else {
-                continue;
-            };
-            match result {
-                Ok(()) => moved[n as usize] = true,
-                Err(e) => ::log::warn!(
-                    "{}: cannot move the message to the active queue: {e}",
-                    msg.entry.queue_id
-                ),
-            }
-        }
-        for (msg, moved) in taken.into_iter().zip(moved) {
-            if moved {
                 self.take_in(msg);
+                continue;
+            }
+            self.moving.insert(id.clone());
+            let tag = self.tag(Pending::Move(Box::new(msg)));
+            let sent = self
+                .queue
+                .move_tagged(id, QueueName::Active, tag, &self.completions_tx);
+            if let Err(e) = sent {
+                self.completed(tag, Err(e));
             }
         }
     }
@@ -459,6 +442,16 @@ impl Scheduler {
     /// The writer's answer to a background request.
     fn completed(&mut self, tag: u64, result: Result<(), crate::queue::QueueError>) {
         match (self.pending.remove(&tag), result) {
+            (Some(Pending::Move(msg)), result) => {
+                self.moving.remove(&msg.entry.queue_id);
+                match result {
+                    Ok(()) => self.take_in(*msg),
+                    Err(e) => ::log::warn!(
+                        "{}: cannot move the message to the active queue: {e}",
+                        msg.entry.queue_id
+                    ),
+                }
+            }
             (Some(Pending::Delete(id)), Ok(())) => ::log::info!("{id}: removed"),
             (Some(Pending::Delete(id)), Err(e)) => {
                 ::log::warn!("{id}: cannot remove the message: {e}")
