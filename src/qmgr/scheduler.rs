@@ -40,6 +40,12 @@ const INCOMING_SCAN: Duration = Duration::from_secs(1);
 /// share one commit).
 const ARRIVAL_BATCH: usize = 256;
 
+/// How long a removal may wait for others to share its commit, and how many
+/// may wait: removals are not urgent (the delivery is done and recorded in
+/// the log), and fewer commits leave the disk to the deliveries' fsyncs.
+const REMOVAL_DELAY: Duration = Duration::from_millis(5);
+const REMOVAL_BATCH: usize = 128;
+
 /// A queue change sent to the writer without waiting; what to do when its
 /// answer comes.
 enum Pending {
@@ -75,6 +81,9 @@ pub struct Scheduler {
     next_tag: u64,
     /// Messages on their way to the active queue (a `Pending::Move`).
     moving: std::collections::HashSet<QueueId>,
+    /// Removals waiting to be sent together, and when the oldest is due.
+    removals: Vec<QueueId>,
+    removals_due: Option<Instant>,
 }
 
 /// Unix seconds.
@@ -108,6 +117,8 @@ impl Scheduler {
             pending: HashMap::new(),
             next_tag: 0,
             moving: Default::default(),
+            removals: Vec::new(),
+            removals_due: None,
         })
     }
 
@@ -130,6 +141,7 @@ impl Scheduler {
         loop {
             let wait = next_incoming
                 .min(next_deferred)
+                .min(self.removals_due.unwrap_or(next_deferred))
                 .saturating_duration_since(Instant::now());
             select! {
                 recv(arrivals) -> id => match id {
@@ -159,6 +171,9 @@ impl Scheduler {
                 default(wait) => {}
             }
             let now = Instant::now();
+            if self.removals_due.is_some_and(|due| now >= due) {
+                self.send_removals();
+            }
             if now >= next_incoming {
                 self.scan(QueueName::Incoming);
                 next_incoming = now + INCOMING_SCAN;
@@ -426,10 +441,23 @@ impl Scheduler {
 
     /// Removes a message in the background; `ID: removed` is logged once
     /// the removal is committed.
+    /// Removals wait up to REMOVAL_DELAY to share a commit.
     pub(super) fn delete(&mut self, id: &QueueId) {
-        let tag = self.tag(Pending::Delete(id.clone()));
-        if let Err(e) = self.queue.delete_tagged(id, tag, &self.completions_tx) {
-            self.completed(tag, Err(e));
+        self.removals.push(id.clone());
+        if self.removals.len() >= REMOVAL_BATCH {
+            self.send_removals();
+        } else if self.removals_due.is_none() {
+            self.removals_due = Some(Instant::now() + REMOVAL_DELAY);
+        }
+    }
+
+    fn send_removals(&mut self) {
+        self.removals_due = None;
+        for id in std::mem::take(&mut self.removals) {
+            let tag = self.tag(Pending::Delete(id.clone()));
+            if let Err(e) = self.queue.delete_tagged(&id, tag, &self.completions_tx) {
+                self.completed(tag, Err(e));
+            }
         }
     }
 
