@@ -442,14 +442,16 @@ fn insert(conn: &Connection, m: &NewMessage) -> Result<(), QueueError> {
         source,
     };
     let tls = m.tls.as_ref();
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO messages (queue_id, queue_name, arrival, sender, size, client_name,
              client_addr, helo, protocol, tls_protocol, tls_cipher, tls_bits, tls_alg_bits,
              tls_ccert_subject, tls_ccert_issuer, tls_ccert_fingerprint, tls_ccert_verified,
              dsn_envid, dsn_ret, body_type, smtputf8, content)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
              ?18, ?19, ?20, ?21, ?22)",
-        params![
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
             m.queue_id.as_str(),
             m.queue.as_str(),
             m.arrival,
@@ -472,8 +474,8 @@ fn insert(conn: &Connection, m: &NewMessage) -> Result<(), QueueError> {
             m.body.map(|b| b.as_str()),
             m.smtputf8,
             m.content,
-        ],
-    )
+        ])
+    })
     .map_err(write)?;
     let mut stmt = conn
         .prepare_cached(
@@ -560,10 +562,8 @@ fn apply_update(conn: &Connection, update: &Update) -> Result<(), QueueError> {
                 source,
             };
             let n = conn
-                .execute(
-                    "UPDATE messages SET queue_name = ?1 WHERE queue_id = ?2",
-                    params![to.as_str(), id.as_str()],
-                )
+                .prepare_cached("UPDATE messages SET queue_name = ?1 WHERE queue_id = ?2")
+                .and_then(|mut stmt| stmt.execute(params![to.as_str(), id.as_str()]))
                 .map_err(write)?;
             if n == 0 {
                 return Err(QueueError::UnknownMessage(id.clone()));
@@ -580,10 +580,8 @@ fn apply_update(conn: &Connection, update: &Update) -> Result<(), QueueError> {
         }
         Update::Delete { id } => {
             let n = conn
-                .execute(
-                    "DELETE FROM messages WHERE queue_id = ?1",
-                    params![id.as_str()],
-                )
+                .prepare_cached("DELETE FROM messages WHERE queue_id = ?1")
+                .and_then(|mut stmt| stmt.execute(params![id.as_str()]))
                 .map_err(|source| QueueError::Write {
                     queue_id: id.clone(),
                     source,
