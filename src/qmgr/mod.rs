@@ -23,7 +23,12 @@
 //! `QmgrEvent` (what workers send back); `resolve::{Router, Route}`.
 //!
 //! What is guaranteed: a message leaves the queue only after every recipient
-//! is recorded delivered or bounced, and after its notices are queued.
+//! is delivered or bounced (recorded in the queue, or, for the last answer of
+//! a message, by the removal itself), and after its notices are queued. The
+//! scheduler sends its queue changes (moves to the active queue, records,
+//! removals) to the queue writer without waiting; the writer applies one
+//! sender's requests in order and commits those waiting together, and the
+//! answers come back on a channel (`removed` is logged after the commit).
 //! Messages left in the active queue by a crash are rescheduled at the next
 //! start, so a delivery interrupted by a crash is retried, never lost.
 //! Deliveries to a Maildir (local and virtual) are exactly once: the agent

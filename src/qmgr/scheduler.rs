@@ -160,6 +160,11 @@ impl Scheduler {
                 recv(self.events_rx) -> ev => {
                     if let Ok(ev) = ev {
                         self.event(ev);
+                        // Every answer waiting now, so that their removals
+                        // go to the writer together.
+                        while let Ok(ev) = self.events_rx.try_recv() {
+                            self.event(ev);
+                        }
                     }
                 }
                 recv(reloads) -> cfg => {
