@@ -5,22 +5,27 @@
 //! Postfix runs local(8) and virtual(8) as root processes that qmgr talks to
 //! over a socket (master.cf `local unix - n n - - local`); Postern's network
 //! threads share one process that drops to `mail_owner`, so this helper keeps
-//! the root part apart. Reads `config_directory` (main.cf is loaded for every
-//! job, so a reload is seen without restarting the helper).
+//! the root part apart. Reads `config_directory` (main.cf is loaded again
+//! whenever main.cf or master.cf changed, so a reload is seen without
+//! restarting the helper).
 //!
 //! Design:
 //! - [`spawn`] (called by the master before any thread starts and before the
 //!   privilege drop) makes a Unix socketpair and forks. The child is the helper;
 //!   the parent keeps a [`HelperClient`].
-//! - Per job the client makes a fresh socketpair, passes one end to the helper
-//!   with SCM_RIGHTS over the control socket, and writes the job on the other
-//!   (`wire.rs` format). The helper forks one child per job and goes back to
-//!   waiting, so jobs run in parallel while the helper stays single-threaded
-//!   (fork is only safe in a single-threaded process).
-//! - The job child loads main.cf, builds a fresh agent context (no table or
-//!   SQLite handle crosses a fork), runs the agent as root, and writes the
-//!   result. The agent gives each file delivery the recipient's file-system
-//!   identity (privs.rs) and runs commands as the recipient (command.rs).
+//! - Each delivery worker thread gets a session: on its first job the client
+//!   makes a socketpair, passes one end to the helper with SCM_RIGHTS over
+//!   the control socket, and writes jobs on the other (`wire.rs` format),
+//!   one after the other. The helper forks one child per session and goes
+//!   back to waiting, so sessions run in parallel while the helper stays
+//!   single-threaded (fork is only safe in a single-threaded process). Like
+//!   a Postfix local(8) process, a session child serves many jobs, and ends
+//!   when its worker closes the session.
+//! - The session child loads main.cf (again when main.cf or master.cf
+//!   changed), builds a fresh agent context per job (no table or SQLite
+//!   handle crosses a fork), runs the agent as root, and writes each result.
+//!   The agent gives each file delivery the recipient's file-system identity
+//!   (privs.rs) and runs commands as the recipient (command.rs).
 //! - The helper trusts only what local(8) trusts from qmgr: a message and its
 //!   recipients. Paths, uids and commands are derived inside the helper from
 //!   root's view of the tables and the password file, never taken from the
@@ -67,9 +72,20 @@ pub enum HelperError {
 }
 
 /// The daemon's end of the helper: cheap to clone, usable from any thread.
-#[derive(Debug, Clone)]
+/// Each clone opens its own session (one per delivery worker).
+#[derive(Debug)]
 pub struct HelperClient {
     control: Arc<Mutex<UnixStream>>,
+    session: Mutex<Option<UnixStream>>,
+}
+
+impl Clone for HelperClient {
+    fn clone(&self) -> HelperClient {
+        HelperClient {
+            control: Arc::clone(&self.control),
+            session: Mutex::new(None),
+        }
+    }
 }
 
 /// The helper the daemon started, for the agents' contexts in the qmgr's
@@ -101,6 +117,7 @@ pub fn spawn(config_dir: &Path, handler: Handler) -> Result<Option<HelperClient>
             drop(theirs);
             Ok(Some(HelperClient {
                 control: Arc::new(Mutex::new(UnixStream::from(ours))),
+                session: Mutex::new(None),
             }))
         }
         ForkResult::Child => {
@@ -145,29 +162,65 @@ impl HelperClient {
         }
     }
 
+    /// Sends `job` on this client's session (opened on first use) and reads
+    /// the result. A session whose child is gone before it took the job (the
+    /// request could not be written) is replaced once; after the job was
+    /// taken, a failure defers the job (the Maildir names make a retry find
+    /// what was delivered).
     fn exchange(
         &self,
         agent: Agent,
         job: &DeliveryJob,
     ) -> Result<Vec<RecipientResult>, HelperError> {
-        let (ours, theirs) = pair()?;
-        {
-            let control = self.control.lock().unwrap_or_else(|p| p.into_inner());
-            let fds = [theirs.as_raw_fd()];
-            let iov = [io::IoSlice::new(b"J")];
-            sendmsg::<()>(
-                control.as_raw_fd(),
-                &iov,
-                &[ControlMessage::ScmRights(&fds)],
-                MsgFlags::empty(),
-                None,
-            )
-            .map_err(HelperError::Pass)?;
+        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let mut fresh = false;
+        loop {
+            let stream = match session.as_mut() {
+                Some(s) => s,
+                None => {
+                    fresh = true;
+                    session.insert(self.open_session()?)
+                }
+            };
+            match wire::write_request(stream, agent, job) {
+                Ok(()) => break,
+                Err(e) => {
+                    *session = None;
+                    if fresh {
+                        return Err(e.into());
+                    }
+                }
+            }
         }
-        drop(theirs);
-        let mut stream = UnixStream::from(ours);
-        wire::write_request(&mut stream, agent, job)?;
-        Ok(wire::read_response(&mut stream)?)
+        let stream = session
+            .as_mut()
+            .ok_or(HelperError::Wire(WireError::Io(io::Error::from(
+                io::ErrorKind::NotConnected,
+            ))))?;
+        match wire::read_response(stream) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                *session = None;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Asks the helper for a session child.
+    fn open_session(&self) -> Result<UnixStream, HelperError> {
+        let (ours, theirs) = pair()?;
+        let control = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        let fds = [theirs.as_raw_fd()];
+        let iov = [io::IoSlice::new(b"S")];
+        sendmsg::<()>(
+            control.as_raw_fd(),
+            &iov,
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::empty(),
+            None,
+        )
+        .map_err(HelperError::Pass)?;
+        Ok(UnixStream::from(ours))
     }
 }
 
@@ -254,21 +307,47 @@ fn receive_fd(control: RawFd) -> Result<Option<OwnedFd>, nix::Error> {
     Err(nix::Error::EBADMSG)
 }
 
-/// One job in a child of the helper: read, deliver with a fresh context, reply.
+/// A session in a child of the helper: jobs read, delivered and answered one
+/// after the other until the worker closes the session.
 fn run_job(fd: OwnedFd, config_dir: &Path, handler: Handler) {
     let mut stream = UnixStream::from(fd);
-    let (agent, job) = match wire::read_request(&mut stream) {
-        Ok(j) => j,
-        Err(e) => return log::warn!("delivery helper: {e}"),
-    };
-    let result = match Config::load(config_dir) {
-        Ok(cfg) => handler(agent, &job, &cfg),
-        Err(e) => {
-            log::warn!("delivery helper: {e}");
-            defer_job(&job, "mail system configuration error")
+    let mut loaded: Option<(Stamp, Config)> = None;
+    loop {
+        let (agent, job) = match wire::read_request(&mut stream) {
+            Ok(j) => j,
+            Err(WireError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return,
+            Err(e) => return log::warn!("delivery helper: {e}"),
+        };
+        let stamp = stamp(config_dir);
+        if loaded.as_ref().is_none_or(|(s, _)| *s != stamp) {
+            loaded = match Config::load(config_dir) {
+                Ok(cfg) => Some((stamp, cfg)),
+                Err(e) => {
+                    log::warn!("delivery helper: {e}");
+                    None
+                }
+            };
         }
-    };
-    if let Err(e) = wire::write_response(&mut stream, &result.recipients) {
-        log::warn!("delivery helper: {e}");
+        let result = match &loaded {
+            Some((_, cfg)) => handler(agent, &job, cfg),
+            None => defer_job(&job, "mail system configuration error"),
+        };
+        if let Err(e) = wire::write_response(&mut stream, &result.recipients) {
+            return log::warn!("delivery helper: {e}");
+        }
     }
+}
+
+/// What identifies the configuration files' contents cheaply: size and
+/// modification time (nanoseconds) of main.cf and master.cf.
+type Stamp = [Option<(u64, i64, i64)>; 2];
+
+fn stamp(config_dir: &Path) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
+    let of = |name: &str| {
+        std::fs::metadata(config_dir.join(name))
+            .ok()
+            .map(|m| (m.size(), m.mtime(), m.mtime_nsec()))
+    };
+    [of("main.cf"), of("master.cf")]
 }

@@ -90,10 +90,12 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Writes one frame.
+/// Writes one frame, length and body in one write (the peer wakes once).
 fn write_frame(w: &mut impl Write, fields: Fields) -> Result<(), WireError> {
-    w.write_all(&(fields.0.len() as u32).to_be_bytes())?;
-    w.write_all(&fields.0)?;
+    let mut frame = Vec::with_capacity(4 + fields.0.len());
+    frame.extend_from_slice(&(fields.0.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&fields.0);
+    w.write_all(&frame)?;
     w.flush()?;
     Ok(())
 }

@@ -24,8 +24,11 @@
 //!
 //! What is guaranteed: a message leaves the queue only after every recipient
 //! is delivered or bounced (recorded in the queue, or, for the last answer of
-//! a message, by the removal itself, made by a remover thread that groups
-//! removals in shared commits), and after its notices are queued.
+//! a message, by the removal itself), and after its notices are queued. The
+//! scheduler sends its queue changes (moves to the active queue, records,
+//! removals) to the queue writer without waiting; the writer applies one
+//! sender's requests in order and commits those waiting together, and the
+//! answers come back on a channel (`removed` is logged after the commit).
 //! Messages left in the active queue by a crash are rescheduled at the next
 //! start, so a delivery interrupted by a crash is retried, never lost.
 //! Deliveries to a Maildir (local and virtual) are exactly once: the agent
@@ -51,6 +54,7 @@ pub mod resolve;
 mod scheduler;
 mod transport;
 pub mod trigger;
+mod waiting;
 mod worker;
 
 use std::sync::Arc;
@@ -85,8 +89,6 @@ pub enum QmgrError {
     Resolve(#[from] resolve::ResolveError),
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("cannot start a qmgr thread: {0}")]
-    Spawn(std::io::Error),
 }
 
 /// How long to wait before trying again when the settings are bad, as master(8)

@@ -84,8 +84,7 @@ pub fn finish(s: &mut Scheduler, id: &QueueId, mut entry: ActiveMessage) {
     }
     notice(s, id, &entry, DsnKind::Success, succeeded);
     if entry.deferred.is_empty() {
-        // Removed at the end of the scheduler's turn, with the others.
-        s.removals.push(id.clone());
+        s.delete(id);
         s.warned.remove(id);
         return;
     }

@@ -12,7 +12,7 @@
 //! `queue_directory`, and through its parts the routing, timing and transport
 //! parameters.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,15 +25,35 @@ use super::logline::Times;
 use super::names;
 use super::resolve::Router;
 use super::transport::{Kind, Registry};
+use super::waiting::Waiting;
 use super::worker::{self, Work};
 use super::{QmgrError, QmgrEvent};
 use crate::config::Config;
 use crate::mail::delivery::DeliveryResult;
 use crate::mail::dsn::Outcome;
-use crate::queue::{Attempt, QueueError, QueueHandle, QueueId, QueueName, Reader, StoredMessage};
+use crate::queue::{Attempt, Completion, QueueHandle, QueueId, QueueName, Reader, StoredMessage};
 
 /// How often the incoming queue is scanned as a fallback for announcements.
 const INCOMING_SCAN: Duration = Duration::from_secs(1);
+
+/// Most announced arrivals taken in at once (their moves to the active queue
+/// share one commit).
+const ARRIVAL_BATCH: usize = 256;
+
+/// How long a removal may wait for others to share its commit, and how many
+/// may wait: removals are not urgent (the delivery is done and recorded in
+/// the log), and fewer commits leave the disk to the deliveries' fsyncs.
+const REMOVAL_DELAY: Duration = Duration::from_millis(5);
+const REMOVAL_BATCH: usize = 128;
+
+/// A queue change sent to the writer without waiting; what to do when its
+/// answer comes.
+enum Pending {
+    /// A message taken in once it is in the active queue.
+    Move(Box<StoredMessage>),
+    Record(QueueId),
+    Delete(QueueId),
+}
 
 pub struct Scheduler {
     pub(super) cfg: Arc<Config>,
@@ -44,7 +64,7 @@ pub struct Scheduler {
     registry: Registry,
     pub(super) active: HashMap<QueueId, ActiveMessage>,
     /// Jobs waiting for a worker or for room at their destination.
-    waiting: VecDeque<Work>,
+    waiting: Waiting,
     /// Jobs out per (transport, destination).
     dest_busy: HashMap<(String, String), usize>,
     events_tx: Sender<QmgrEvent>,
@@ -53,14 +73,17 @@ pub struct Scheduler {
     /// Messages that got their delay warning (Postfix keeps this in the queue
     /// file; here it lasts until a restart).
     pub(super) warned: std::collections::HashSet<QueueId>,
-    /// Finished messages to remove from the queue, handed to the remover
-    /// thread at the end of the loop turn (flush_removals).
-    pub(super) removals: Vec<QueueId>,
-    /// The remover thread's queue: it deletes what it gets, several at a
-    /// time so that the deletes share commits, and logs `removed`; the loop
-    /// never waits for those commits. Nothing lists the messages meanwhile:
-    /// they stay in the active queue, which is only scanned at start.
-    remover: Sender<QueueId>,
+    /// Records and removals committed in the background: the loop goes on
+    /// handing out work while the writer commits (one fsync for many).
+    completions_tx: Sender<Completion>,
+    completions_rx: Receiver<Completion>,
+    pending: HashMap<u64, Pending>,
+    next_tag: u64,
+    /// Messages on their way to the active queue (a `Pending::Move`).
+    moving: std::collections::HashSet<QueueId>,
+    /// Removals waiting to be sent together, and when the oldest is due.
+    removals: Vec<QueueId>,
+    removals_due: Option<Instant>,
 }
 
 /// Unix seconds.
@@ -68,44 +91,11 @@ pub fn unix_now() -> i64 {
     worker::now() as i64
 }
 
-/// Queue requests in flight at most for a batch (see in_parallel).
-const MOVE_PARALLEL: usize = 64;
-
-/// Runs `op` for every message ID from a few threads at a time and returns
-/// the results in order. The queue writer commits the requests that wait
-/// together in one transaction, so a batch costs a few commits instead of
-/// one each. Logging stays with the caller (the thread's service name).
-fn in_parallel<T: Send>(
-    queue: &QueueHandle,
-    ids: &[QueueId],
-    op: impl Fn(&QueueHandle, &QueueId) -> Result<T, QueueError> + Sync,
-) -> Vec<Result<T, QueueError>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(MOVE_PARALLEL) {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = chunk
-                .iter()
-                .map(|id| {
-                    let queue = queue.clone();
-                    let op = &op;
-                    scope.spawn(move || op(&queue, id))
-                })
-                .collect();
-            out.extend(
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or(Err(QueueError::WriterGone))),
-            );
-        });
-    }
-    out
-}
-
 impl Scheduler {
     pub fn new(cfg: Arc<Config>, queue: QueueHandle) -> Result<Scheduler, QmgrError> {
         let dir = std::path::PathBuf::from(cfg.get(names::QUEUE_DIRECTORY));
         let (events_tx, events_rx) = unbounded();
-        let remover = spawn_remover(&cfg, queue.clone())?;
+        let (completions_tx, completions_rx) = unbounded();
         Ok(Scheduler {
             reader: Reader::open(&dir)?,
             router: Router::new(&cfg)?,
@@ -117,13 +107,18 @@ impl Scheduler {
             cfg,
             queue,
             active: HashMap::new(),
-            waiting: VecDeque::new(),
+            waiting: Waiting::default(),
             dest_busy: HashMap::new(),
             events_tx,
             events_rx,
             warned: Default::default(),
+            completions_tx,
+            completions_rx,
+            pending: HashMap::new(),
+            next_tag: 0,
+            moving: Default::default(),
             removals: Vec::new(),
-            remover,
+            removals_due: None,
         })
     }
 
@@ -141,28 +136,32 @@ impl Scheduler {
         self.scan(QueueName::Active);
         self.scan(QueueName::Incoming);
         self.scan_deferred();
-        self.flush_removals();
         let mut next_incoming = Instant::now() + INCOMING_SCAN;
         let mut next_deferred = Instant::now() + self.timing.queue_run_delay;
         loop {
             let wait = next_incoming
                 .min(next_deferred)
+                .min(self.removals_due.unwrap_or(next_deferred))
                 .saturating_duration_since(Instant::now());
             select! {
                 recv(arrivals) -> id => match id {
                     Ok(id) => {
-                        // Every announcement waiting now, activated together.
                         let mut ids = vec![id];
-                        ids.extend(arrivals.try_iter().take(MOVE_PARALLEL * 4));
+                        ids.extend(arrivals.try_iter().take(ARRIVAL_BATCH - 1));
                         self.activate_all(&ids, QueueName::Incoming);
                     }
                     Err(_) => return,
                 },
+                recv(self.completions_rx) -> c => {
+                    if let Ok((tag, result)) = c {
+                        self.completed(tag, result);
+                    }
+                }
                 recv(self.events_rx) -> ev => {
                     if let Ok(ev) = ev {
                         self.event(ev);
                         // Every answer waiting now, so that their removals
-                        // are committed together.
+                        // go to the writer together.
                         while let Ok(ev) = self.events_rx.try_recv() {
                             self.event(ev);
                         }
@@ -177,6 +176,9 @@ impl Scheduler {
                 default(wait) => {}
             }
             let now = Instant::now();
+            if self.removals_due.is_some_and(|due| now >= due) {
+                self.send_removals();
+            }
             if now >= next_incoming {
                 self.scan(QueueName::Incoming);
                 next_incoming = now + INCOMING_SCAN;
@@ -186,7 +188,6 @@ impl Scheduler {
                 next_deferred = now + self.timing.queue_run_delay;
             }
             self.dispatch();
-            self.flush_removals();
         }
     }
 
@@ -212,7 +213,9 @@ impl Scheduler {
         match self.reader.list_queue(queue) {
             Ok(entries) => {
                 let ids: Vec<QueueId> = entries.into_iter().map(|e| e.queue_id).collect();
-                self.activate_all(&ids, queue);
+                for chunk in ids.chunks(ARRIVAL_BATCH) {
+                    self.activate_all(chunk, queue);
+                }
             }
             Err(e) => ::log::warn!("scan of the {} queue: {e}", queue.as_str()),
         }
@@ -221,24 +224,28 @@ impl Scheduler {
 
     fn scan_deferred(&mut self) {
         match self.reader.due_for_retry(unix_now()) {
-            Ok(ids) => self.activate_all(&ids, QueueName::Deferred),
+            Ok(ids) => {
+                for chunk in ids.chunks(ARRIVAL_BATCH) {
+                    self.activate_all(chunk, QueueName::Deferred);
+                }
+            }
             Err(e) => ::log::warn!("scan of the deferred queue: {e}"),
         }
         self.dispatch();
     }
 
-    /// Takes messages into the active set and queues their jobs, each if it
-    /// is still in the queue it was found in (an announcement may come after
-    /// the incoming scan has already delivered and deferred the message).
-    /// Their moves to the active queue are made by parallel requests, which
-    /// the queue writer commits together (one transaction, not one each).
+    /// Takes messages into the active set and queues their jobs, those still
+    /// in the queue they were found in (an announcement may come after the
+    /// incoming scan has already delivered and deferred the message). Their
+    /// moves to the active queue go to the writer without waiting (they share
+    /// a commit); each message is taken in when its move is committed, while
+    /// the loop goes on handing out work.
     fn activate_all(&mut self, ids: &[QueueId], found_in: QueueName) {
-        let mut taken: Vec<StoredMessage> = Vec::new();
         for id in ids {
-            if self.active.len() + taken.len() >= self.active_limit
-                || self.active.contains_key(id)
-                || taken.iter().any(|m| &m.entry.queue_id == id)
-            {
+            if self.active.len() + self.moving.len() >= self.active_limit {
+                break;
+            }
+            if self.active.contains_key(id) || self.moving.contains(id) {
                 continue;
             }
             let msg = match self.reader.load(id) {
@@ -253,40 +260,24 @@ impl Scheduler {
             if msg.entry.queue != found_in || msg.entry.queue == QueueName::Hold {
                 continue;
             }
-            taken.push(msg);
-        }
-        let to_move: Vec<QueueId> = taken
-            .iter()
-            .filter(|m| m.entry.queue != QueueName::Active)
-            .map(|m| m.entry.queue_id.clone())
-            .collect();
-        let moved = in_parallel(&self.queue, &to_move, |queue, id| {
-            queue.move_to(id, QueueName::Active)
-        });
-        let failed: Vec<&QueueId> = to_move
-            .iter()
-            .zip(&moved)
-            .filter_map(|(id, r)| match r {
-                Ok(()) => None,
-                Err(e) => {
-                    ::log::warn!("{id}: cannot move the message to the active queue: {e}");
-                    Some(id)
-                }
-            })
-            .collect();
-        let admitted: Vec<StoredMessage> = taken
-            .into_iter()
-            .filter(|m| !failed.contains(&&m.entry.queue_id))
-            .collect();
-        for msg in admitted {
-            self.admit(msg);
+            if msg.entry.queue == QueueName::Active {
+                self.take_in(msg);
+                continue;
+            }
+            self.moving.insert(id.clone());
+            let tag = self.tag(Pending::Move(Box::new(msg)));
+            let sent = self
+                .queue
+                .move_tagged(id, QueueName::Active, tag, &self.completions_tx);
+            if let Err(e) = sent {
+                self.completed(tag, Err(e));
+            }
         }
     }
 
-    /// The rest of activation, once the message is in the active queue.
-    fn admit(&mut self, msg: StoredMessage) {
-        let id = msg.entry.queue_id.clone();
-        let id = &id;
+    /// Logs a message as active and queues its jobs.
+    fn take_in(&mut self, msg: StoredMessage) {
+        let id = &msg.entry.queue_id.clone();
         ::log::info!(
             "{id}: from=<{}>, size={}, nrcpt={} (queue active)",
             msg.entry.sender,
@@ -309,7 +300,7 @@ impl Scheduler {
             .collect();
         self.record(id, attempts);
         self.active.insert(id.clone(), entry);
-        let mut inline = Vec::new();
+        let mut inline: Vec<Work> = Vec::new();
         for w in jobs {
             if self.registry.get(&w.job.transport).kind == Kind::Unavailable {
                 inline.push(w);
@@ -338,60 +329,29 @@ impl Scheduler {
 
     /// Hands out waiting jobs while their transport and destination have room.
     fn dispatch(&mut self) {
-        // Jobs per (transport, destination) not yet handed out: a job handed
-        // out while others remain is marked `backlog` (connection caching).
-        let mut left: HashMap<(String, String), usize> = HashMap::new();
-        for w in &self.waiting {
-            *left
-                .entry((w.job.transport.clone(), w.dest.clone()))
-                .or_insert(0) += 1;
+        if self.waiting.len() == 0 {
+            return;
         }
-        // Destinations and transports found full in this pass: the jobs behind
-        // them are passed over with a comparison, not a lookup, and stay where
-        // they are (a long queue for one busy destination costs little).
-        let mut full_dests: Vec<(String, String)> = Vec::new();
-        let mut full_transports: Vec<String> = Vec::new();
-        let mut i = 0;
-        while i < self.waiting.len() {
-            let w = &self.waiting[i];
-            let transport = w.job.transport.as_str();
-            if full_transports.iter().any(|t| t == transport)
-                || full_dests
-                    .iter()
-                    .any(|(t, d)| t == transport && d == &w.dest)
-            {
-                i += 1;
-                continue;
-            }
-            let t = self.registry.get(transport);
-            let key = (transport.to_string(), w.dest.clone());
-            if !t.has_room() {
-                full_transports.push(key.0);
-                i += 1;
-                continue;
-            }
-            let busy = self.dest_busy.get(&key).copied().unwrap_or(0);
-            if t.concurrency_limit != 0 && busy >= t.concurrency_limit {
-                full_dests.push(key);
-                i += 1;
-                continue;
-            }
-            let Some(mut w) = self.waiting.remove(i) else {
-                break;
-            };
-            let others = left.get(&key).copied().unwrap_or(1).saturating_sub(1);
-            w.backlog = others > 0;
-            match t.submit(w, &self.queue, &self.events_tx) {
-                Ok(()) => {
-                    if let Some(n) = left.get_mut(&key) {
-                        *n = others;
-                    }
-                    *self.dest_busy.entry(key).or_insert(0) += 1
+        for key in self.waiting.keys() {
+            let t = self.registry.get(&key.0);
+            loop {
+                let busy = self.dest_busy.get(&key).copied().unwrap_or(0);
+                let dest_room = t.concurrency_limit == 0 || busy < t.concurrency_limit;
+                if !(t.has_room() && dest_room) {
+                    break;
                 }
-                Err(w) => {
-                    self.waiting.insert(i, *w);
-                    full_transports.push(key.0);
-                    i += 1;
+                let Some(mut w) = self.waiting.pop(&key) else {
+                    break;
+                };
+                // More jobs for this destination behind it: the smtp client
+                // keeps its connection (connection caching).
+                w.backlog = self.waiting.remaining(&key) > 0;
+                match t.submit(w, &self.queue, &self.events_tx) {
+                    Ok(()) => *self.dest_busy.entry(key.clone()).or_insert(0) += 1,
+                    Err(w) => {
+                        self.waiting.push_front(*w);
+                        break;
+                    }
                 }
             }
         }
@@ -469,14 +429,72 @@ impl Scheduler {
         }
     }
 
-    pub(super) fn record(&self, id: &QueueId, attempts: Vec<Attempt>) {
+    /// Records attempts in the background: requests are applied in the
+    /// order sent, so a later removal or move of the message comes after.
+    pub(super) fn record(&mut self, id: &QueueId, attempts: Vec<Attempt>) {
         if attempts.is_empty() {
             return;
         }
-        if let Err(e) = self.queue.record(id, attempts) {
+        let tag = self.tag(Pending::Record(id.clone()));
+        if let Err(e) = self
+            .queue
+            .record_tagged(id, attempts, tag, &self.completions_tx)
+        {
+            self.completed(tag, Err(e));
+        }
+    }
+
+    /// Removes a message in the background; `ID: removed` is logged once
+    /// the removal is committed.
+    /// Removals wait up to REMOVAL_DELAY to share a commit.
+    pub(super) fn delete(&mut self, id: &QueueId) {
+        self.removals.push(id.clone());
+        if self.removals.len() >= REMOVAL_BATCH {
+            self.send_removals();
+        } else if self.removals_due.is_none() {
+            self.removals_due = Some(Instant::now() + REMOVAL_DELAY);
+        }
+    }
+
+    fn send_removals(&mut self) {
+        self.removals_due = None;
+        for id in std::mem::take(&mut self.removals) {
+            let tag = self.tag(Pending::Delete(id.clone()));
+            if let Err(e) = self.queue.delete_tagged(&id, tag, &self.completions_tx) {
+                self.completed(tag, Err(e));
+            }
+        }
+    }
+
+    fn tag(&mut self, what: Pending) -> u64 {
+        self.next_tag = self.next_tag.wrapping_add(1);
+        self.pending.insert(self.next_tag, what);
+        self.next_tag
+    }
+
+    /// The writer's answer to a background request.
+    fn completed(&mut self, tag: u64, result: Result<(), crate::queue::QueueError>) {
+        match (self.pending.remove(&tag), result) {
+            (Some(Pending::Move(msg)), result) => {
+                self.moving.remove(&msg.entry.queue_id);
+                match result {
+                    Ok(()) => self.take_in(*msg),
+                    Err(e) => ::log::warn!(
+                        "{}: cannot move the message to the active queue: {e}",
+                        msg.entry.queue_id
+                    ),
+                }
+            }
+            (Some(Pending::Delete(id)), Ok(())) => ::log::info!("{id}: removed"),
+            (Some(Pending::Delete(id)), Err(e)) => {
+                ::log::warn!("{id}: cannot remove the message: {e}")
+            }
             // postsuper -d while delivering, or a queue write error: the
             // recipients stay as they were and are tried again.
-            ::log::warn!("{id}: cannot record delivery status: {e}");
+            (Some(Pending::Record(id)), Err(e)) => {
+                ::log::warn!("{id}: cannot record delivery status: {e}")
+            }
+            (Some(Pending::Record(_)), Ok(())) | (None, _) => {}
         }
     }
 
@@ -499,45 +517,6 @@ impl Scheduler {
             super::notices::finish(self, id, entry);
         }
     }
-
-    /// Hands the finished messages to the remover thread.
-    pub(super) fn flush_removals(&mut self) {
-        for id in self.removals.drain(..) {
-            if let Err(e) = self.remover.send(id) {
-                // No remover: remove here (the thread could not start again).
-                let id = e.into_inner();
-                match self.queue.delete(&id) {
-                    Ok(()) => ::log::info!("{id}: removed"),
-                    Err(e) => ::log::warn!("{id}: cannot remove the message: {e}"),
-                }
-            }
-        }
-    }
-}
-
-/// Starts the thread that removes finished messages (see `Scheduler::remover`);
-/// it ends when the scheduler is dropped.
-fn spawn_remover(cfg: &Config, queue: QueueHandle) -> Result<Sender<QueueId>, QmgrError> {
-    let (tx, rx) = unbounded::<QueueId>();
-    let syslog_name = cfg.get(names::SYSLOG_NAME);
-    std::thread::Builder::new()
-        .name("qmgr-remove".into())
-        .spawn(move || {
-            crate::log::set_thread_tag(&syslog_name, "qmgr");
-            while let Ok(first) = rx.recv() {
-                let mut ids = vec![first];
-                ids.extend(rx.try_iter().take(MOVE_PARALLEL * 4));
-                let done = in_parallel(&queue, &ids, |queue, id| queue.delete(id));
-                for (id, r) in ids.iter().zip(done) {
-                    match r {
-                        Ok(()) => ::log::info!("{id}: removed"),
-                        Err(e) => ::log::warn!("{id}: cannot remove the message: {e}"),
-                    }
-                }
-            }
-        })
-        .map_err(QmgrError::Spawn)?;
-    Ok(tx)
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ pub use record::{
     Attempt, DeliveryTls, NewMessage, NewRecipient, QueueName, RcptState, SessionTls,
 };
 #[allow(unused_imports)]
-pub use writer::{Durable, QueueHandle, Store};
+pub use writer::{Completion, Durable, QueueHandle, Store};
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -201,15 +201,16 @@ impl Reader {
     pub fn load(&self, id: &QueueId) -> Result<Option<StoredMessage>, QueueError> {
         let row = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT queue_id, queue_name, arrival, size, sender, client_name, client_addr,
                      helo, protocol, tls_protocol, tls_cipher, tls_bits, tls_alg_bits,
                      tls_ccert_subject, tls_ccert_issuer, tls_ccert_fingerprint,
                      tls_ccert_verified, dsn_envid, dsn_ret, body_type, smtputf8, content
                  FROM messages WHERE queue_id = ?1",
-                [id.as_str()],
-                |r| Ok((entry_head(r)?, message_tail(r)?)),
             )
+            .and_then(|mut stmt| {
+                stmt.query_row([id.as_str()], |r| Ok((entry_head(r)?, message_tail(r)?)))
+            })
             .optional()
             .map_err(read)?;
         let Some((head, tail)) = row else {

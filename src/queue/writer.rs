@@ -80,9 +80,31 @@ enum Request {
     },
     Update {
         update: Update,
-        reply: Sender<Result<(), QueueError>>,
+        reply: Reply,
     },
     Shutdown,
+}
+
+/// The answer to a change of a queued message, after COMMIT.
+pub type Completion = (u64, Result<(), QueueError>);
+
+/// Where the answer to an update goes: a caller waiting for it, or (for the
+/// queue manager, which must not stop for each commit) a channel shared by
+/// many requests, each answer tagged with the number its sender gave.
+#[derive(Debug)]
+enum Reply {
+    Wait(Sender<Result<(), QueueError>>),
+    Tagged(u64, Sender<Completion>),
+}
+
+impl Reply {
+    fn send(self, result: Result<(), QueueError>) {
+        // A caller that gave up waiting has dropped its receiver.
+        let _ = match self {
+            Reply::Wait(tx) => tx.send(result).map_err(drop),
+            Reply::Tagged(tag, tx) => tx.send((tag, result)).map_err(drop),
+        };
+    }
 }
 
 /// A cheap, cloneable handle for sessions and the queue manager.
@@ -163,11 +185,57 @@ impl QueueHandle {
         self.update(Update::Delete { id: id.clone() })
     }
 
-    fn update(&self, update: Update) -> Result<(), QueueError> {
-        let (reply, answer) = bounded(1);
+    /// `record` without waiting: the answer comes on `to`, tagged `tag`.
+    /// Requests from one handle are applied in the order sent.
+    pub fn record_tagged(
+        &self,
+        id: &QueueId,
+        attempts: Vec<Attempt>,
+        tag: u64,
+        to: &Sender<Completion>,
+    ) -> Result<(), QueueError> {
+        let update = Update::Record {
+            id: id.clone(),
+            attempts,
+        };
+        self.send(update, Reply::Tagged(tag, to.clone()))
+    }
+
+    /// `move_to` without waiting (see `record_tagged`).
+    pub fn move_tagged(
+        &self,
+        id: &QueueId,
+        to_queue: QueueName,
+        tag: u64,
+        to: &Sender<Completion>,
+    ) -> Result<(), QueueError> {
+        let update = Update::Move {
+            id: id.clone(),
+            to: to_queue,
+        };
+        self.send(update, Reply::Tagged(tag, to.clone()))
+    }
+
+    /// `delete` without waiting (see `record_tagged`).
+    pub fn delete_tagged(
+        &self,
+        id: &QueueId,
+        tag: u64,
+        to: &Sender<Completion>,
+    ) -> Result<(), QueueError> {
+        let update = Update::Delete { id: id.clone() };
+        self.send(update, Reply::Tagged(tag, to.clone()))
+    }
+
+    fn send(&self, update: Update, reply: Reply) -> Result<(), QueueError> {
         self.tx
             .send(Request::Update { update, reply })
-            .map_err(|_| QueueError::WriterGone)?;
+            .map_err(|_| QueueError::WriterGone)
+    }
+
+    fn update(&self, update: Update) -> Result<(), QueueError> {
+        let (reply, answer) = bounded(1);
+        self.send(update, Reply::Wait(reply))?;
         answer.recv().map_err(|_| QueueError::WriterGone)?
     }
 }
@@ -341,9 +409,7 @@ fn answer_ok(request: Request) {
                 queue_id: message.queue_id,
             }));
         }
-        Request::Update { reply, .. } => {
-            let _ = reply.send(Ok(()));
-        }
+        Request::Update { reply, .. } => reply.send(Ok(())),
         Request::Shutdown => {}
     }
 }
@@ -353,9 +419,7 @@ fn answer_err(request: Request, error: QueueError) {
         Request::Insert { reply, .. } => {
             let _ = reply.send(Err(error));
         }
-        Request::Update { reply, .. } => {
-            let _ = reply.send(Err(error));
-        }
+        Request::Update { reply, .. } => reply.send(Err(error)),
         Request::Shutdown => {}
     }
 }
@@ -378,14 +442,16 @@ fn insert(conn: &Connection, m: &NewMessage) -> Result<(), QueueError> {
         source,
     };
     let tls = m.tls.as_ref();
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO messages (queue_id, queue_name, arrival, sender, size, client_name,
              client_addr, helo, protocol, tls_protocol, tls_cipher, tls_bits, tls_alg_bits,
              tls_ccert_subject, tls_ccert_issuer, tls_ccert_fingerprint, tls_ccert_verified,
              dsn_envid, dsn_ret, body_type, smtputf8, content)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
              ?18, ?19, ?20, ?21, ?22)",
-        params![
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
             m.queue_id.as_str(),
             m.queue.as_str(),
             m.arrival,
@@ -408,8 +474,8 @@ fn insert(conn: &Connection, m: &NewMessage) -> Result<(), QueueError> {
             m.body.map(|b| b.as_str()),
             m.smtputf8,
             m.content,
-        ],
-    )
+        ])
+    })
     .map_err(write)?;
     let mut stmt = conn
         .prepare_cached(
@@ -496,10 +562,8 @@ fn apply_update(conn: &Connection, update: &Update) -> Result<(), QueueError> {
                 source,
             };
             let n = conn
-                .execute(
-                    "UPDATE messages SET queue_name = ?1 WHERE queue_id = ?2",
-                    params![to.as_str(), id.as_str()],
-                )
+                .prepare_cached("UPDATE messages SET queue_name = ?1 WHERE queue_id = ?2")
+                .and_then(|mut stmt| stmt.execute(params![to.as_str(), id.as_str()]))
                 .map_err(write)?;
             if n == 0 {
                 return Err(QueueError::UnknownMessage(id.clone()));
@@ -516,10 +580,8 @@ fn apply_update(conn: &Connection, update: &Update) -> Result<(), QueueError> {
         }
         Update::Delete { id } => {
             let n = conn
-                .execute(
-                    "DELETE FROM messages WHERE queue_id = ?1",
-                    params![id.as_str()],
-                )
+                .prepare_cached("DELETE FROM messages WHERE queue_id = ?1")
+                .and_then(|mut stmt| stmt.execute(params![id.as_str()]))
                 .map_err(|source| QueueError::Write {
                     queue_id: id.clone(),
                     source,
