@@ -12,7 +12,7 @@
 
 use crate::bounce::{build_dsn, BounceError, DsnKind, DsnRecipient};
 use crate::config::Config;
-use crate::queue::{NewMessage, NewRecipient, QueueHandle, QueueId, QueueName, Reader};
+use crate::queue::{NewMessage, QueueHandle, QueueId, Reader};
 
 /// cleanup_strerror(CLEANUP_STAT_SIZE).
 pub const STATUS: &str = "5.3.4";
@@ -63,28 +63,13 @@ pub fn bounce(queue_dir: &std::path::Path, queue: &QueueHandle, cfg: &Config, id
     match build_dsn(DsnKind::Failure, &msg, &rcpts, cfg) {
         Ok(parts) if !parts.recipient.is_empty() => {
             let new_id = queue.new_id();
-            let notice = NewMessage {
-                queue_id: new_id.clone(),
-                queue: QueueName::Incoming,
-                arrival: now,
-                sender: parts.sender,
-                client_name: String::new(),
-                client_addr: String::new(),
-                helo: String::new(),
-                protocol: "local".into(),
-                tls: None,
-                envid: None,
-                ret: None,
-                body: None,
-                smtputf8: false,
-                recipients: vec![NewRecipient {
-                    address: parts.recipient,
-                    orig_rcpt: None,
-                    notify: None,
-                    orcpt: None,
-                }],
-                content: parts.content,
-            };
+            let notice = NewMessage::notice(
+                new_id.clone(),
+                now,
+                parts.sender,
+                parts.recipient,
+                parts.content,
+            );
             if let Err(e) = queue.insert(notice) {
                 ::log::warn!(
                     "{id}: cannot queue the delivery status notice: {e}; the message stays on hold"

@@ -15,7 +15,7 @@ use super::scheduler::{unix_now, Scheduler};
 use crate::bounce::{build_dsn, BounceError, DsnKind, DsnRecipient};
 use crate::mail::delivery::SuccessNotice;
 use crate::mail::dsn::{Dsn, Notify, Outcome};
-use crate::queue::{Attempt, NewMessage, NewRecipient, QueueId, QueueName, StoredRecipient};
+use crate::queue::{Attempt, NewMessage, QueueId, QueueName, StoredRecipient};
 
 /// NOTIFY when the client gave none: failures and delays (RFC 3461 section 4.1,
 /// Postfix DSN_NOTIFY_FAILURE | DSN_NOTIFY_DELAY).
@@ -158,28 +158,13 @@ fn notice(
         );
     }
     let new_id = s.queue.new_id();
-    let message = NewMessage {
-        queue_id: new_id.clone(),
-        queue: QueueName::Incoming,
-        arrival: unix_now(),
-        sender: parts.sender,
-        client_name: String::new(),
-        client_addr: String::new(),
-        helo: String::new(),
-        protocol: "local".into(),
-        tls: None,
-        envid: None,
-        ret: None,
-        body: None,
-        smtputf8: false,
-        recipients: vec![NewRecipient {
-            address: parts.recipient,
-            orig_rcpt: None,
-            notify: None,
-            orcpt: None,
-        }],
-        content: parts.content,
-    };
+    let message = NewMessage::notice(
+        new_id.clone(),
+        unix_now(),
+        parts.sender,
+        parts.recipient,
+        parts.content,
+    );
     if let Err(e) = s.queue.insert(message) {
         ::log::warn!("{id}: cannot queue the delivery status notice: {e}");
         return;

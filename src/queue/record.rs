@@ -101,6 +101,41 @@ pub struct NewMessage {
     pub content: Vec<u8>,
 }
 
+impl NewMessage {
+    /// A message the mail system writes itself (a delivery status notice),
+    /// for one recipient, queued in `incoming` as a local submission.
+    pub fn notice(
+        queue_id: QueueId,
+        arrival: i64,
+        sender: String,
+        recipient: String,
+        content: Vec<u8>,
+    ) -> NewMessage {
+        NewMessage {
+            queue_id,
+            queue: QueueName::Incoming,
+            arrival,
+            sender,
+            client_name: String::new(),
+            client_addr: String::new(),
+            helo: String::new(),
+            protocol: "local".into(),
+            tls: None,
+            envid: None,
+            ret: None,
+            body: None,
+            smtputf8: false,
+            recipients: vec![NewRecipient {
+                address: recipient,
+                orig_rcpt: None,
+                notify: None,
+                orcpt: None,
+            }],
+            content,
+        }
+    }
+}
+
 /// Per-recipient delivery state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RcptState {
