@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use openssl::ex_data::Index;
 use openssl::ssl::{
-    Ssl, SslContext, SslMethod, SslOptions, SslSession, SslSessionCacheMode, SslVerifyMode,
+    Ssl, SslContext, SslMethod, SslOptions, SslSession, SslSessionCacheMode, SslSessionRef,
+    SslVerifyMode,
 };
 
 use super::certs::{self, FileParam};
@@ -157,6 +158,13 @@ impl ServerPeer {
 /// Resumable client sessions, by session-cache key (Postfix `serverid`),
 /// standing in for tlsmgr's smtp cache. In memory for now; a SQLite store
 /// can replace it behind the same two calls.
+///
+/// The cache keeps its own copy of each session and hands out copies: OpenSSL
+/// marks the session object a connection used not resumable after a resumed
+/// TLS 1.3 handshake (it "encourages" one use per ticket) and when the
+/// connection ends uncleanly, so a shared object would serve one connection
+/// and send the next ones to a full handshake (DEPENDENCIES fact 7). tlsmgr
+/// gets the same effect by storing sessions serialized.
 #[derive(Default)]
 pub struct SessionCache {
     entries: Mutex<HashMap<String, (SslSession, Instant)>>,
@@ -180,18 +188,23 @@ impl SessionCache {
         }
     }
 
-    fn store(&self, key: String, session: SslSession) {
+    fn store(&self, key: String, session: &SslSessionRef) {
+        // Without a copy nothing is cached; the next connection makes a full
+        // handshake.
+        let Some(copy) = ffi::session_dup(session) else {
+            return;
+        };
         // A poisoned lock only means another thread panicked mid-insert; the
         // map itself is still consistent, so keep using it.
         let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         map.retain(|_, (_, at)| at.elapsed() < self.lifetime);
-        map.insert(key, (session, Instant::now()));
+        map.insert(key, (copy, Instant::now()));
     }
 
     fn fetch(&self, key: &str) -> Option<SslSession> {
         let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         match map.get(key) {
-            Some((session, at)) if at.elapsed() < self.lifetime => Some(session.clone()),
+            Some((session, at)) if at.elapsed() < self.lifetime => ffi::session_dup(session),
             Some(_) => {
                 map.remove(key);
                 None
@@ -222,6 +235,11 @@ pub struct ClientContext {
     digest: FingerprintDigest,
     cache: Arc<SessionCache>,
     cache_key: Index<Ssl, String>,
+    /// The cipher list set on the context: that of an opportunistic
+    /// connection under main.cf's settings (and, with the default settings,
+    /// of `encrypt` too). A connection whose list is the same skips
+    /// `SSL_set_cipher_list`, which OpenSSL 3 makes rebuild the whole list.
+    context_ciphers: Option<String>,
 }
 
 impl std::fmt::Debug for ClientContext {
@@ -304,15 +322,25 @@ impl ClientContext {
             let sink = Arc::clone(&cache);
             b.set_new_session_callback(move |ssl, session| {
                 if let Some(key) = ssl.ex_data(cache_key) {
-                    sink.store(key.clone(), session);
+                    sink.store(key.clone(), &session);
                 }
             });
             ffi::set_session_timeout(&mut b, timeout.saturating_mul(2));
         } else {
             b.set_session_cache_mode(SslSessionCacheMode::OFF);
         }
+        let context_ciphers = options::cipher_list(
+            &s.tls,
+            "smtp_tls_ciphers",
+            &s.smtp_tls_ciphers,
+            "smtp_tls_exclude_ciphers",
+            &[s.smtp_tls_exclude_ciphers.as_str(), "eNULL"],
+        )
+        .ok()
+        .filter(|list| b.set_cipher_list(list).is_ok());
         Ok(ClientContext {
             ctx: b.build(),
+            context_ciphers,
             settings: Arc::new(s.clone()),
             digest,
             cache,
@@ -370,8 +398,10 @@ impl ClientContext {
         if !range.holes.is_empty() {
             ffi::set_ssl_options(&mut ssl, range.holes);
         }
-        ssl.set_cipher_list(&list)
-            .map_err(rejected(r.grade_param, &list))?;
+        if self.context_ciphers.as_deref() != Some(list.as_str()) {
+            ssl.set_cipher_list(&list)
+                .map_err(rejected(r.grade_param, &list))?;
+        }
 
         let sni = sni_name(s, policy, peer);
         if let Some(name) = sni.filter(|n| !n.is_empty()) {
@@ -397,7 +427,8 @@ impl ClientContext {
         );
         if let Some(session) = self.cache.fetch(&key) {
             // SAFETY: every cached session was produced by this very context
-            // (the new-session callback above), as SSL_set_session requires.
+            // (the new-session callback above, copied), as SSL_set_session
+            // requires.
             unsafe {
                 ssl.set_session(&session)
                     .map_err(rejected("smtp_tls_session_cache_timeout", "cached session"))?;

@@ -88,7 +88,7 @@ pub fn cert_fingerprint(cert: &X509Ref, digest: FingerprintDigest) -> Option<Str
 /// Digest of the DER SubjectPublicKeyInfo (`tls_pkey_fprint`): it survives a
 /// certificate renewal with the same key.
 pub fn pkey_fingerprint(cert: &X509Ref, digest: FingerprintDigest) -> Option<String> {
-    let der = cert.public_key().ok()?.public_key_to_der().ok()?;
+    let der = super::ffi::public_key_info_der(cert)?;
     openssl::hash::hash(digest.md, &der)
         .ok()
         .map(|d| encode_digest(&d))

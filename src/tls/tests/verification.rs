@@ -256,3 +256,29 @@ fn names_are_dns_alt_names_else_the_common_name() {
         Some("Postern Test CA")
     );
 }
+
+/// The public-key fingerprint digests the certificate's SubjectPublicKeyInfo
+/// as received; the same bytes OpenSSL's encoder writes for the decoded key
+/// (and `openssl x509 -pubkey | openssl pkey -pubin -outform DER`), for RSA
+/// and EC keys.
+#[test]
+fn pkey_fingerprint_digests_the_subject_public_key_info() {
+    let pki = Pki::new();
+    use openssl::hash::MessageDigest;
+    for (name, md) in [
+        ("sha256", MessageDigest::sha256()),
+        ("sha1", MessageDigest::sha1()),
+        ("md5", MessageDigest::md5()),
+    ] {
+        let digest = FingerprintDigest::lookup("t", name).unwrap();
+        for cert in [&pki.server.cert, &pki.server_ec.cert, &pki.client.cert] {
+            let der = cert.public_key().unwrap().public_key_to_der().unwrap();
+            let hex: Vec<String> = openssl::hash::hash(md, &der)
+                .unwrap()
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect();
+            assert_eq!(pkey_fingerprint(cert, digest).unwrap(), hex.join(":"));
+        }
+    }
+}
