@@ -110,19 +110,7 @@ fn uint(cfg: &Config, name: &'static str) -> Result<u32, TlsConfigError> {
 
 /// The `tls_*` globals shared with the server side.
 pub fn tls_globals(cfg: &Config) -> Result<TlsGlobals, TlsConfigError> {
-    let s = |n: &str| cfg.get(n);
-    let globals = TlsGlobals {
-        tls_high_cipherlist: s("tls_high_cipherlist"),
-        tls_medium_cipherlist: s("tls_medium_cipherlist"),
-        tls_low_cipherlist: s("tls_low_cipherlist"),
-        tls_export_cipherlist: s("tls_export_cipherlist"),
-        tls_null_cipherlist: s("tls_null_cipherlist"),
-        tls_ssl_options: s("tls_ssl_options"),
-        tls_preempt_cipherlist: cfg.get_bool("tls_preempt_cipherlist")?,
-        tls_wildcard_matches_multiple_labels: cfg
-            .get_bool("tls_wildcard_matches_multiple_labels")?,
-        tls_append_default_CA: cfg.get_bool("tls_append_default_CA")?,
-    };
+    let globals = TlsGlobals::read(|n| cfg.get(n), |n| cfg.get_bool(n))?;
     options::parse_ssl_options(&globals.tls_ssl_options)?;
     Ok(globals)
 }

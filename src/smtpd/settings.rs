@@ -248,19 +248,6 @@ fn server_settings(cfg: &Config, level: TlsLevel) -> Result<ServerSettings, Smtp
         smtpd_tls_fingerprint_digest: s("smtpd_tls_fingerprint_digest"),
         smtpd_tls_loglevel: u8::try_from(uint(cfg, "smtpd_tls_loglevel")?).unwrap_or(u8::MAX),
         smtpd_tls_received_header: flag(cfg, "smtpd_tls_received_header")?,
-        tls: TlsGlobals {
-            tls_high_cipherlist: s("tls_high_cipherlist"),
-            tls_medium_cipherlist: s("tls_medium_cipherlist"),
-            tls_low_cipherlist: s("tls_low_cipherlist"),
-            tls_export_cipherlist: s("tls_export_cipherlist"),
-            tls_null_cipherlist: s("tls_null_cipherlist"),
-            tls_ssl_options: s("tls_ssl_options"),
-            tls_preempt_cipherlist: flag(cfg, "tls_preempt_cipherlist")?,
-            tls_wildcard_matches_multiple_labels: flag(
-                cfg,
-                "tls_wildcard_matches_multiple_labels",
-            )?,
-            tls_append_default_CA: flag(cfg, "tls_append_default_CA")?,
-        },
+        tls: TlsGlobals::read(s, |n| flag(cfg, n))?,
     })
 }

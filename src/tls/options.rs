@@ -55,6 +55,28 @@ impl Default for TlsGlobals {
     }
 }
 
+impl TlsGlobals {
+    /// Reads the globals by parameter name, through the caller's accessors
+    /// for text and boolean values (the tls layer does not read `Config`
+    /// itself); the smtp client and smtpd both build theirs this way.
+    pub fn read<E>(
+        text: impl Fn(&str) -> String,
+        flag: impl Fn(&'static str) -> Result<bool, E>,
+    ) -> Result<TlsGlobals, E> {
+        Ok(TlsGlobals {
+            tls_high_cipherlist: text("tls_high_cipherlist"),
+            tls_medium_cipherlist: text("tls_medium_cipherlist"),
+            tls_low_cipherlist: text("tls_low_cipherlist"),
+            tls_export_cipherlist: text("tls_export_cipherlist"),
+            tls_null_cipherlist: text("tls_null_cipherlist"),
+            tls_ssl_options: text("tls_ssl_options"),
+            tls_preempt_cipherlist: flag("tls_preempt_cipherlist")?,
+            tls_wildcard_matches_multiple_labels: flag("tls_wildcard_matches_multiple_labels")?,
+            tls_append_default_CA: flag("tls_append_default_CA")?,
+        })
+    }
+}
+
 /// Protocols Postfix knows, lowest first, with their names in main.cf.
 const PROTOCOLS: [(&str, Option<SslVersion>); 6] = [
     ("SSLv2", None), // gone from OpenSSL 1.1+; accepted in lists as Postfix does
