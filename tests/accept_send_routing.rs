@@ -11,7 +11,7 @@ mod common;
 
 use common::postfix::{PostfixInstance, Role};
 use common::sending::{received_with_tls, receiver, Sender, WAIT};
-use common::tools::{DnsRecords, Dnsmasq};
+use common::tools::{wait_for, DnsRecords, Dnsmasq};
 
 #[test]
 fn mx_preference_fallback_and_address_fallback() {
@@ -165,10 +165,7 @@ fn tls_session_resumed_on_second_connection() {
         tx.wait_status(&id, "sent");
         rx.wait_mail(rcpt, 1, WAIT);
         // The receiver's log is written by its postlogd: wait for the line.
-        let deadline = std::time::Instant::now() + WAIT;
-        while rx.log().matches(established).count() < n && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        wait_for(WAIT, || rx.log().matches(established).count() >= n);
         let log = rx.log();
         assert_eq!(log.matches(established).count(), n, "{log}");
         assert_eq!(

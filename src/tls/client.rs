@@ -329,15 +329,10 @@ impl ClientContext {
         } else {
             b.set_session_cache_mode(SslSessionCacheMode::OFF);
         }
-        let context_ciphers = options::cipher_list(
-            &s.tls,
-            "smtp_tls_ciphers",
-            &s.smtp_tls_ciphers,
-            "smtp_tls_exclude_ciphers",
-            &[s.smtp_tls_exclude_ciphers.as_str(), "eNULL"],
-        )
-        .ok()
-        .filter(|list| b.set_cipher_list(list).is_ok());
+        let context_ciphers = Resolved::new(s, &ClientPolicy::level(TlsLevel::May))
+            .cipher_list(s)
+            .ok()
+            .filter(|list| b.set_cipher_list(list).is_ok());
         Ok(ClientContext {
             ctx: b.build(),
             context_ciphers,
@@ -374,13 +369,7 @@ impl ClientContext {
         let s = &*self.settings;
         let r = Resolved::new(s, policy);
         let range = options::parse_protocols(r.proto_param, r.proto_value)?;
-        let list = options::cipher_list(
-            &s.tls,
-            r.grade_param,
-            r.grade,
-            "smtp_tls_exclude_ciphers",
-            &r.exclusions,
-        )?;
+        let list = r.cipher_list(s)?;
 
         let mut ssl = Ssl::new(&self.ctx).map_err(ConfigError::Library)?;
         let rejected = |param: &'static str, value: &str| {
@@ -493,6 +482,17 @@ impl<'a> Resolved<'a> {
             grade,
             exclusions,
         }
+    }
+
+    /// The OpenSSL cipher list of the grade minus the exclusions.
+    fn cipher_list(&self, s: &ClientSettings) -> Result<String, ConfigError> {
+        options::cipher_list(
+            &s.tls,
+            self.grade_param,
+            self.grade,
+            "smtp_tls_exclude_ciphers",
+            &self.exclusions,
+        )
     }
 }
 
