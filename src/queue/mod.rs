@@ -19,6 +19,7 @@
 //!   `origins(prefix)`.
 #![allow(dead_code)] // wired in by the daemon (issue 3)
 
+mod apply;
 pub mod ids;
 pub mod query;
 pub mod record;
