@@ -161,15 +161,13 @@ fn literal_nexthop_plaintext_per_recipient_results_and_encrypt_defers() {
         "dsn",
     );
     rx.wait_mail("dsn@test.example", 1, WAIT);
-    let mut report = None;
-    common::tools::wait_for(WAIT, || {
-        report = rx
-            .mailbox("sender@test.example")
-            .into_iter()
-            .find(|m| m.raw.contains("Reporting-MTA: dns; mx.test.example"));
-        report.is_some()
-    });
-    let report = report.unwrap_or_else(|| panic!("no DSN from the receiver:\n{}", rx.log()));
+    let report = rx
+        .wait_mail_containing(
+            "sender@test.example",
+            "Reporting-MTA: dns; mx.test.example",
+            WAIT,
+        )
+        .unwrap_or_else(|| panic!("no DSN from the receiver:\n{}", rx.log()));
     assert!(
         report.raw.contains("Original-Envelope-Id: env+postern"),
         "{}",
@@ -205,15 +203,9 @@ fn literal_nexthop_plaintext_per_recipient_results_and_encrypt_defers() {
         "relayed",
     );
     wait_line(&inst, &[&relayed_id, "sender delivery status notification"]);
-    let mut relayed = None;
-    common::tools::wait_for(WAIT, || {
-        relayed = rx
-            .mailbox("sender@test.example")
-            .into_iter()
-            .find(|m| m.raw.contains("Action: relayed"));
-        relayed.is_some()
-    });
-    let relayed = relayed.unwrap_or_else(|| panic!("no relayed notice:\n{}", inst.log()));
+    let relayed = rx
+        .wait_mail_containing("sender@test.example", "Action: relayed", WAIT)
+        .unwrap_or_else(|| panic!("no relayed notice:\n{}", inst.log()));
     assert!(
         relayed
             .raw

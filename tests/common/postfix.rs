@@ -596,6 +596,24 @@ impl PostfixInstance {
 
     /// Waits until `address` has at least `count` messages; returns them, or
     /// panics with the maillog on timeout.
+    /// Waits for a message to `address` whose raw text contains `needle`.
+    pub fn wait_mail_containing(
+        &self,
+        address: &str,
+        needle: &str,
+        timeout: Duration,
+    ) -> Option<Mail> {
+        let mut found = None;
+        wait_for(timeout, || {
+            found = self
+                .mailbox(address)
+                .into_iter()
+                .find(|m| m.raw.contains(needle));
+            found.is_some()
+        });
+        found
+    }
+
     pub fn wait_mail(&self, address: &str, count: usize, timeout: Duration) -> Vec<Mail> {
         let ok = wait_for(timeout, || self.mailbox(address).len() >= count);
         assert!(
