@@ -384,6 +384,35 @@ fn database_is_wal_with_full_sync() {
     assert_eq!(sync, 2, "synchronous=FULL");
 }
 
+#[test]
+fn only_bookkeeping_nobody_waits_for_commits_unsynced() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let h = store.handle();
+    let m = message(&h, "s@example.org", &["a@example.net"]);
+    let id = h.insert(m).unwrap().queue_id().clone();
+    assert_eq!((store.commits(), store.synced_commits()), (1, 1));
+
+    // The queue manager's way: answers on a shared channel, nobody waits.
+    let (tx, rx) = crossbeam_channel::unbounded();
+    h.move_tagged(&id, QueueName::Active, 1, &tx).unwrap();
+    assert!(matches!(rx.recv().unwrap(), (1, Ok(()))));
+    h.delete_tagged(&id, 2, &tx).unwrap();
+    assert!(matches!(rx.recv().unwrap(), (2, Ok(()))));
+    assert_eq!((store.commits(), store.synced_commits()), (3, 1));
+    let reader = Reader::open(dir.path()).unwrap();
+    assert!(
+        reader.load(&id).unwrap().is_none(),
+        "the removal is visible"
+    );
+
+    // A command waits for its answer: synced again.
+    let m = message(&h, "s@example.org", &["b@example.net"]);
+    let id = h.insert(m).unwrap().queue_id().clone();
+    h.move_to(&id, QueueName::Hold).unwrap();
+    assert_eq!((store.commits(), store.synced_commits()), (5, 3));
+}
+
 /// Environment variable that turns `child_inserts_then_hangs` into the victim of
 /// `kill_dash_nine_after_receipt_loses_nothing`.
 const CHILD_QUEUE_DIR: &str = "POSTERN_TEST_CHILD_QUEUE_DIR";

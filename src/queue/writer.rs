@@ -3,6 +3,16 @@
 //! waiting when a transaction starts go into it (group commit), so many sessions
 //! share one fsync. An insert answers with a `Durable` receipt only after COMMIT.
 //!
+//! Only transactions somebody waits on are synced (`synchronous=FULL`): new
+//! mail and the commands' changes. A transaction of nothing but the queue
+//! manager's bookkeeping (moves to active, attempt results, removals, answered
+//! on its shared channel) commits with `synchronous=NORMAL`: it survives the
+//! process being killed (the WAL is written before COMMIT returns), and the next
+//! synced commit or checkpoint makes it durable (WAL frames only count in order).
+//! A power loss before that can undo it, and mail is then delivered again, never
+//! lost: as Postfix, whose qmgr neither fsyncs a queue file's "done" marks nor
+//! the rename into active/ or the unlink of a delivered message.
+//!
 //! Mirrors what Postfix's cleanup(8) does when it closes a queue file (fsync, then
 //! rename into incoming/) and postsuper(1)'s queue moves. Reads `queue_directory`
 //! (given by the caller). No RFC; the durability rule is RFC 5321 section 4.1.1.4
@@ -222,8 +232,8 @@ pub struct Store {
     handle: QueueHandle,
     thread: Option<JoinHandle<()>>,
     directory: PathBuf,
-    /// Transactions committed so far (for the benchmark and the group-commit test).
-    commits: Arc<AtomicU64>,
+    /// Transactions committed so far (for the benchmark and the tests).
+    commits: Arc<CommitCounts>,
     /// IDs of messages committed to the incoming queue, for the queue manager.
     arrivals: Receiver<QueueId>,
 }
@@ -237,7 +247,7 @@ impl Store {
         let newest = super::query::newest_id(&conn)?;
         let ids = Arc::new(IdGenerator::starting_after(newest.as_ref()));
         let (tx, rx) = unbounded();
-        let commits = Arc::new(AtomicU64::new(0));
+        let commits = Arc::new(CommitCounts::default());
         let counter = Arc::clone(&commits);
         let (announce, arrivals) = bounded(ANNOUNCE_BACKLOG);
         let thread = std::thread::Builder::new()
@@ -270,7 +280,12 @@ impl Store {
 
     /// How many transactions the writer has committed since `open`.
     pub fn commits(&self) -> u64 {
-        self.commits.load(Ordering::Relaxed)
+        self.commits.all.load(Ordering::Relaxed)
+    }
+
+    /// How many of those were synced (`synchronous=FULL`).
+    pub fn synced_commits(&self) -> u64 {
+        self.commits.synced.load(Ordering::Relaxed)
     }
 }
 
@@ -283,14 +298,22 @@ impl Drop for Store {
     }
 }
 
+/// Transactions committed, all and those synced.
+#[derive(Debug, Default)]
+struct CommitCounts {
+    all: AtomicU64,
+    synced: AtomicU64,
+}
+
 /// The writer loop: wait for one request, take every other one already waiting,
 /// apply them in one transaction.
 fn run(
     mut conn: Connection,
     rx: Receiver<Request>,
-    commits: &AtomicU64,
+    commits: &CommitCounts,
     announce: &Sender<QueueId>,
 ) {
+    let mut synced = true;
     loop {
         let first = match rx.recv() {
             Ok(Request::Shutdown) | Err(_) => return,
@@ -308,13 +331,37 @@ fn run(
                 Err(_) => break,
             }
         }
+        let sync = batch.iter().any(needs_sync);
+        if sync != synced {
+            let level = if sync { "FULL" } else { "NORMAL" };
+            match conn.pragma_update(None, "synchronous", level) {
+                Ok(()) => synced = sync,
+                // Left as it was: FULL is safe, NORMAL answers nobody waiting.
+                Err(e) => log::warn!("queue: cannot set synchronous={level}: {e}"),
+            }
+        }
         if commit_batch(&mut conn, batch, announce) {
-            commits.fetch_add(1, Ordering::Relaxed);
+            commits.all.fetch_add(1, Ordering::Relaxed);
+            if synced {
+                commits.synced.fetch_add(1, Ordering::Relaxed);
+            }
         }
         if stop {
             return;
         }
     }
+}
+
+/// Must the transaction holding `request` be on disk before COMMIT returns?
+/// Everything but the queue manager's tagged bookkeeping (see the module doc).
+fn needs_sync(request: &Request) -> bool {
+    !matches!(
+        request,
+        Request::Update {
+            reply: Reply::Tagged(..),
+            ..
+        }
+    )
 }
 
 /// Applies each request under its own savepoint (one bad request does not sink
