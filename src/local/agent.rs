@@ -156,10 +156,12 @@ pub fn deliver(job: &DeliveryJob, ctx: &LocalContext) -> DeliveryResult {
                 seen: HashSet::new(),
                 tally: Tally::default(),
                 rcpt_index: 0,
+                retry: false,
             };
             for rcpt in &job.recipients {
                 walk.tally = Tally::default();
                 walk.rcpt_index = rcpt.index;
+                walk.retry = rcpt.retry;
                 let original = if ctx.settings.enable_original_recipient {
                     rcpt.orig_rcpt
                         .clone()

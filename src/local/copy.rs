@@ -227,6 +227,7 @@ mod tests {
             recipient: "bob@example.com".into(),
             original_recipient: "b@example.com".into(),
             delivery_key: String::new(),
+            retry: false,
         }
     }
 

@@ -129,7 +129,7 @@ pub fn deliver_maildir(
     let keyed = (!envelope.delivery_key.is_empty())
         .then(|| format!("{}.{host}", envelope.delivery_key.replace(['/', ':'], "_")));
     if let Some(name) = &keyed {
-        if let Some(found) = already_delivered(&new_dir, &cur_dir, name) {
+        if let Some(found) = already_delivered(&new_dir, &cur_dir, name, envelope.retry) {
             return Ok(found);
         }
     }
@@ -233,11 +233,14 @@ fn write_and_link(
 }
 
 /// Where an earlier attempt put the keyed message `name`: `new/name`, or
-/// `cur/name:2,FLAGS` once a reader has seen it.
-fn already_delivered(new_dir: &Path, cur_dir: &Path, name: &str) -> Option<PathBuf> {
+/// (when `retry`) `cur/name:2,FLAGS` once a reader has seen it.
+fn already_delivered(new_dir: &Path, cur_dir: &Path, name: &str, retry: bool) -> Option<PathBuf> {
     let in_new = new_dir.join(name);
     if fs::symlink_metadata(&in_new).is_ok() {
         return Some(in_new);
+    }
+    if !retry {
+        return None;
     }
     let prefix = format!("{name}:");
     fs::read_dir(cur_dir).ok()?.flatten().find_map(|e| {

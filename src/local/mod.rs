@@ -75,6 +75,12 @@ pub struct Envelope {
     /// a retry after a crash finds the copy the interrupted attempt made
     /// instead of writing a second one (maildir.rs). Empty: no such check.
     pub delivery_key: String,
+    /// An earlier attempt may have made this delivery
+    /// ([`crate::mail::delivery::JobRecipient::retry`]): the Maildir check
+    /// then also reads `cur/`, where a reader may have moved the copy. A first
+    /// attempt only checks `new/` (a racing twin), so that a delivery does not
+    /// read the whole `cur/` of a big mailbox.
+    pub retry: bool,
 }
 
 impl Envelope {

@@ -107,6 +107,8 @@ pub(super) struct Walk<'a> {
     pub tally: Tally,
     /// The index of the job recipient being delivered (for delivery keys).
     pub rcpt_index: u32,
+    /// The job recipient's [`JobRecipient::retry`](crate::mail::delivery::JobRecipient::retry).
+    pub retry: bool,
 }
 
 impl Walk<'_> {
@@ -435,6 +437,7 @@ impl Walk<'_> {
                     &self.job.queue_id,
                     self.rcpt_index,
                 ),
+                retry: self.retry,
             },
         };
         match self.ctx.run(&request, self.content) {

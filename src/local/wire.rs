@@ -135,6 +135,7 @@ pub fn write_request(w: &mut impl Write, agent: Agent, job: &DeliveryJob) -> Res
         f.text(&r.address);
         f.text(if r.orig_rcpt.is_some() { "1" } else { "0" });
         f.text(r.orig_rcpt.as_deref().unwrap_or(""));
+        f.text(if r.retry { "1" } else { "0" });
     }
     f.put(&job.content);
     write_frame(w, f)
@@ -168,12 +169,14 @@ pub fn read_request(r: &mut impl Read) -> Result<(Agent, DeliveryJob), WireError
         let address = c.text()?;
         let has_orig = c.text()? == "1";
         let orig = c.text()?;
+        let retry = c.text()? == "1";
         recipients.push(JobRecipient {
             index,
             address,
             orig_rcpt: has_orig.then_some(orig),
             notify: None,
             orcpt: None,
+            retry,
         });
     }
     let content = Arc::new(c.bytes()?.to_vec());
@@ -292,6 +295,7 @@ mod tests {
     fn job_and_result_round_trip() {
         let mut job = crate::local::tests::agent::job(&["a@x", "b@y"], b"Subject: s\n\nbody\0\n");
         job.recipients[1].orig_rcpt = Some(String::new());
+        job.recipients[1].retry = true;
         let mut buf = Vec::new();
         write_request(&mut buf, Agent::Virtual, &job).unwrap();
         let (agent, back) = read_request(&mut buf.as_slice()).unwrap();

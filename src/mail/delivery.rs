@@ -57,6 +57,11 @@ pub struct JobRecipient {
     pub orig_rcpt: Option<String>,
     pub notify: Option<Notify>,
     pub orcpt: Option<OrigRcpt>,
+    /// An earlier attempt may already have delivered this recipient: it was
+    /// tried before, or its message was in the active queue when the queue
+    /// manager started (a delivery interrupted by a crash). Agents that can
+    /// tell a made delivery look harder for one (maildir.rs).
+    pub retry: bool,
 }
 
 /// The outcome of one job, one entry per recipient of the job.

@@ -17,7 +17,7 @@ use super::resolve::{Route, Router};
 use super::worker::Work;
 use crate::mail::delivery::{ClientInfo, DeliveryJob, JobRecipient, SuccessNotice};
 use crate::mail::dsn::{Dsn, StatusCode};
-use crate::queue::{RcptState, StoredMessage, StoredRecipient};
+use crate::queue::{QueueName, RcptState, StoredMessage, StoredRecipient};
 
 /// One message in the active set.
 pub struct ActiveMessage {
@@ -101,6 +101,9 @@ pub fn jobs(
             }
         }
     }
+    // Moved to the active queue only by this run of the queue manager, which
+    // loaded it before the move: found there, it was being delivered before.
+    let interrupted = msg.entry.queue == QueueName::Active;
     let content = Arc::new(msg.content.clone());
     let origin = Arc::new(Origin {
         tls: msg.tls.clone(),
@@ -138,6 +141,7 @@ pub fn jobs(
                             orig_rcpt: r.orig_rcpt.clone(),
                             notify: r.notify,
                             orcpt: r.orcpt.clone(),
+                            retry: interrupted || r.attempts > 0,
                         })
                         .collect(),
                     content: Arc::clone(&content),
@@ -174,30 +178,15 @@ mod tests {
         }
     }
 
-    #[test]
-    fn grouped_by_route_and_split_at_the_recipient_limit() {
-        let text = "myhostname = mx.example.com\ninet_interfaces = 127.0.0.1\n\
-                    transport_maps = inline:{ {a.example=discard:}, {b.example=error:x} }\n";
-        let main = MainCf::parse(Path::new("main.cf"), text.as_bytes()).unwrap();
-        let cfg = Config::from_main(Path::new("/nonexistent"), main).unwrap();
-        let router = Router::new(&cfg).unwrap();
-        let msg = StoredMessage {
+    fn message(queue: QueueName, recipients: Vec<StoredRecipient>) -> StoredMessage {
+        StoredMessage {
             entry: QueueEntry {
                 queue_id: QueueId::parse("5BTFLw54r6").unwrap(),
-                queue: QueueName::Incoming,
+                queue,
                 arrival: 1,
                 size: 1,
                 sender: "s@x".into(),
-                recipients: vec![
-                    rcpt(0, "1@a.example", RcptState::Pending),
-                    rcpt(1, "2@b.example", RcptState::Deferred),
-                    rcpt(2, "3@a.example", RcptState::Pending),
-                    rcpt(3, "4@a.example", RcptState::Delivered),
-                    rcpt(4, "5@a.example", RcptState::Pending),
-                    rcpt(5, "6@localhost", RcptState::Bounced),
-                    rcpt(6, "7@localhost", RcptState::Pending),
-                    rcpt(7, "8@localhost", RcptState::Pending),
-                ],
+                recipients,
             },
             client_name: String::new(),
             client_addr: String::new(),
@@ -209,7 +198,29 @@ mod tests {
             body: None,
             smtputf8: false,
             content: b"x".to_vec(),
-        };
+        }
+    }
+
+    #[test]
+    fn grouped_by_route_and_split_at_the_recipient_limit() {
+        let text = "myhostname = mx.example.com\ninet_interfaces = 127.0.0.1\n\
+                    transport_maps = inline:{ {a.example=discard:}, {b.example=error:x} }\n";
+        let main = MainCf::parse(Path::new("main.cf"), text.as_bytes()).unwrap();
+        let cfg = Config::from_main(Path::new("/nonexistent"), main).unwrap();
+        let router = Router::new(&cfg).unwrap();
+        let msg = message(
+            QueueName::Incoming,
+            vec![
+                rcpt(0, "1@a.example", RcptState::Pending),
+                rcpt(1, "2@b.example", RcptState::Deferred),
+                rcpt(2, "3@a.example", RcptState::Pending),
+                rcpt(3, "4@a.example", RcptState::Delivered),
+                rcpt(4, "5@a.example", RcptState::Pending),
+                rcpt(5, "6@localhost", RcptState::Bounced),
+                rcpt(6, "7@localhost", RcptState::Pending),
+                rcpt(7, "8@localhost", RcptState::Pending),
+            ],
+        );
         let mut limit = |t: &str| if t == "local" { 1 } else { 2 };
         let (jobs, failed) = jobs(&msg, 2.0, &router, &mut limit);
         assert!(failed.is_empty());
@@ -232,5 +243,30 @@ mod tests {
         );
         assert_eq!(jobs[0].job.nexthop, "a.example");
         assert_eq!(jobs[0].job.active_since, 2.0);
+    }
+
+    #[test]
+    fn a_recipient_is_a_retry_when_tried_before_or_found_active() {
+        let main =
+            MainCf::parse(Path::new("main.cf"), &b"myhostname = mx.example.com\n"[..]).unwrap();
+        let cfg = Config::from_main(Path::new("/nonexistent"), main).unwrap();
+        let router = Router::new(&cfg).unwrap();
+        let mut tried = rcpt(1, "b@localhost", RcptState::Deferred);
+        tried.attempts = 1;
+        let recipients = vec![rcpt(0, "a@localhost", RcptState::Pending), tried];
+        let retries = |queue| {
+            let msg = message(queue, recipients.clone());
+            let (jobs, _) = jobs(&msg, 2.0, &router, &mut |_| 0);
+            let mut flags: Vec<(u32, bool)> = jobs
+                .iter()
+                .flat_map(|w| w.job.recipients.iter().map(|r| (r.index, r.retry)))
+                .collect();
+            flags.sort();
+            flags
+        };
+        assert_eq!(retries(QueueName::Incoming), [(0, false), (1, true)]);
+        assert_eq!(retries(QueueName::Deferred), [(0, false), (1, true)]);
+        // Loaded from the active queue: its delivery was interrupted.
+        assert_eq!(retries(QueueName::Active), [(0, true), (1, true)]);
     }
 }

@@ -98,6 +98,7 @@ mod tests {
                 orig_rcpt: None,
                 notify: None,
                 orcpt: None,
+                retry: false,
             }],
             content: Arc::new(Vec::new()),
         }

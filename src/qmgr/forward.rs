@@ -143,6 +143,7 @@ mod tests {
                 orig_rcpt: None,
                 notify: None,
                 orcpt: None,
+                retry: false,
             }],
             content: Arc::new(b"Subject: x\r\n\r\nbody\r\n".to_vec()),
         };

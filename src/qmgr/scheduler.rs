@@ -543,6 +543,7 @@ mod tests {
                     orig_rcpt: None,
                     notify: None,
                     orcpt: None,
+                    retry: false,
                 }],
                 content: Arc::new(Vec::new()),
             },

@@ -313,6 +313,7 @@ mod tests {
                 orig_rcpt: None,
                 notify: None,
                 orcpt: None,
+                retry: false,
             }],
             content: std::sync::Arc::new(Vec::new()),
         }

@@ -280,6 +280,7 @@ fn one(
             recipient: address.clone(),
             original_recipient: original,
             delivery_key: Envelope::delivery_key(job.arrival, &job.queue_id, rcpt.index),
+            retry: rcpt.retry,
         },
     };
     exec::execute(&request, content, &ctx.writers)

@@ -107,6 +107,7 @@ pub fn job(rcpts: &[&str], content: &[u8]) -> DeliveryJob {
                 orig_rcpt: None,
                 notify: None,
                 orcpt: None,
+                retry: false,
             })
             .collect(),
         content: Arc::new(content.to_vec()),

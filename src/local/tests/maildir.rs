@@ -160,14 +160,22 @@ fn a_keyed_delivery_is_made_once_across_attempts() {
     assert_eq!(again, first);
     assert_eq!(names(&md.join("new")), std::slice::from_ref(&name));
     assert!(names(&md.join("tmp")).is_empty());
-    // Also once a reader has moved it to cur/ with flags.
+    // Also once a reader has moved it to cur/ with flags, when the job says an
+    // earlier attempt may have made it.
     let seen = md.join("cur").join(format!("{name}:2,S"));
     fs::rename(&first, &seen).unwrap();
+    env.retry = true;
     assert_eq!(
         deliver_maildir(&md, &env, CONTENT, &settings).unwrap(),
         seen
     );
     assert!(names(&md.join("new")).is_empty());
+    // A first attempt does not read cur/ (it cannot hold a copy yet; a big
+    // mailbox would make every delivery read it).
+    env.retry = false;
+    let fresh = deliver_maildir(&md, &env, CONTENT, &settings).unwrap();
+    assert_eq!(fresh, first);
+    fs::remove_file(&fresh).unwrap();
     // Another job recipient of the same message is another copy.
     env.delivery_key = crate::local::Envelope::delivery_key(1_700_000_000, "4ABC", 3);
     deliver_maildir(&md, &env, CONTENT, &settings).unwrap();

@@ -26,6 +26,7 @@ pub fn envelope() -> Envelope {
         recipient: "bob@example.com".into(),
         original_recipient: "postmaster@example.com".into(),
         delivery_key: String::new(),
+        retry: false,
     }
 }
 
