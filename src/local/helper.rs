@@ -22,8 +22,9 @@
 //!   a Postfix local(8) process, a session child serves many jobs, and ends
 //!   when its worker closes the session.
 //! - The session child loads main.cf (again when main.cf or master.cf
-//!   changed), builds a fresh agent context per job (no table or SQLite
-//!   handle crosses a fork), runs the agent as root, and writes each result.
+//!   changed) and builds its agents from it ([`Handler`]); they live as long
+//!   as that configuration, in the child alone (no table or SQLite handle
+//!   crosses a fork). It runs each job as root and writes each result.
 //!   The agent gives each file delivery the recipient's file-system identity
 //!   (privs.rs) and runs commands as the recipient (command.rs).
 //! - The helper trusts only what local(8) trusts from qmgr: a message and its
@@ -53,10 +54,18 @@ use crate::mail::dsn::{Dsn, Outcome, StatusCode};
 
 use super::wire::{self, Agent, WireError};
 
-/// Runs one job inside the helper: the master passes a function that calls
-/// the local or virtual agent (this module cannot name virtual_, a module of
-/// its own layer that builds on this one).
-pub type Handler = fn(Agent, &DeliveryJob, &Config) -> DeliveryResult;
+/// The delivery agents of a session child, built from one configuration and
+/// kept for the session's jobs until main.cf or master.cf changes (settings
+/// read and tables opened once, as a Postfix local(8) process does).
+pub trait Agents {
+    /// Runs one job with the local or virtual agent.
+    fn deliver(&mut self, agent: Agent, job: &DeliveryJob) -> DeliveryResult;
+}
+
+/// Builds a session child's agents from its configuration: the master passes
+/// a function that makes the local and virtual agents (this module cannot
+/// name virtual_, a module of its own layer that builds on this one).
+pub type Handler = fn(Config) -> Box<dyn Agents>;
 
 /// Why the helper could not be started or reached.
 #[derive(Debug, thiserror::Error)]
@@ -311,7 +320,7 @@ fn receive_fd(control: RawFd) -> Result<Option<OwnedFd>, nix::Error> {
 /// after the other until the worker closes the session.
 fn run_job(fd: OwnedFd, config_dir: &Path, handler: Handler) {
     let mut stream = UnixStream::from(fd);
-    let mut loaded: Option<(Stamp, Config)> = None;
+    let mut loaded: Option<(Stamp, Box<dyn Agents>)> = None;
     loop {
         let (agent, job) = match wire::read_request(&mut stream) {
             Ok(j) => j,
@@ -321,15 +330,15 @@ fn run_job(fd: OwnedFd, config_dir: &Path, handler: Handler) {
         let stamp = stamp(config_dir);
         if loaded.as_ref().is_none_or(|(s, _)| *s != stamp) {
             loaded = match Config::load(config_dir) {
-                Ok(cfg) => Some((stamp, cfg)),
+                Ok(cfg) => Some((stamp, handler(cfg))),
                 Err(e) => {
                     log::warn!("delivery helper: {e}");
                     None
                 }
             };
         }
-        let result = match &loaded {
-            Some((_, cfg)) => handler(agent, &job, cfg),
+        let result = match &mut loaded {
+            Some((_, agents)) => agents.deliver(agent, &job),
             None => defer_job(&job, "mail system configuration error"),
         };
         if let Err(e) = wire::write_response(&mut stream, &result.recipients) {

@@ -45,6 +45,8 @@ pub use names::{
     SMTP_TLS_ECKEY_FILE, SMTP_TLS_KEY_FILE, SYSLOG_FACILITY,
 };
 pub use notify::{Notify, READY};
+#[cfg(test)]
+pub(crate) use privs::delivery_agents;
 pub use privs::{is_root, mail_owner};
 
 /// Where the master of this configuration keeps its pid file.

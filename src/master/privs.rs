@@ -101,28 +101,60 @@ pub fn drop_to(owner: &Owner) -> Result<(), MasterError> {
 pub fn spawn_delivery_helper(
     config_dir: &Path,
 ) -> Result<Option<crate::local::helper::HelperClient>, crate::local::helper::HelperError> {
-    crate::local::helper::spawn(config_dir, run_delivery_job)
+    crate::local::helper::spawn(config_dir, delivery_agents)
 }
 
-/// One job inside the helper: a fresh agent context from `cfg`, then the agent.
-fn run_delivery_job(
-    agent: crate::local::wire::Agent,
-    job: &crate::mail::delivery::DeliveryJob,
-    cfg: &Config,
-) -> crate::mail::delivery::DeliveryResult {
-    use crate::local::wire::Agent;
-    let failed = |e: &dyn std::fmt::Display| {
-        ::log::warn!("{e}");
-        crate::local::helper::defer_job(job, "mail system configuration error")
-    };
-    match agent {
-        Agent::Local => match crate::local::agent::LocalContext::new(cfg) {
-            Ok(ctx) => crate::local::agent::deliver(job, &ctx),
-            Err(e) => failed(&e),
-        },
-        Agent::Virtual => match crate::virtual_::agent::VirtualContext::new(cfg) {
-            Ok(ctx) => crate::virtual_::agent::deliver(job, &ctx),
-            Err(e) => failed(&e),
-        },
+/// The helper's agents for one configuration (the [`Handler`] the master
+/// gives the helper).
+///
+/// [`Handler`]: crate::local::helper::Handler
+pub fn delivery_agents(cfg: Config) -> Box<dyn crate::local::helper::Agents> {
+    Box::new(HelperAgents {
+        cfg,
+        local: None,
+        virtual_: None,
+    })
+}
+
+/// Each agent's context is built at its first job and kept; one that cannot
+/// be built (a missing alias table, say) defers the job and is tried again at
+/// the next, so `newaliases` mends it without a reload.
+struct HelperAgents {
+    cfg: Config,
+    local: Option<crate::local::agent::LocalContext>,
+    virtual_: Option<crate::virtual_::agent::VirtualContext>,
+}
+
+/// The context in `slot`, built first when there is none.
+fn built<T, E>(slot: &mut Option<T>, build: impl FnOnce() -> Result<T, E>) -> Result<&T, E> {
+    match slot {
+        Some(ctx) => Ok(ctx),
+        None => build().map(|ctx| &*slot.insert(ctx)),
+    }
+}
+
+impl crate::local::helper::Agents for HelperAgents {
+    fn deliver(
+        &mut self,
+        agent: crate::local::wire::Agent,
+        job: &crate::mail::delivery::DeliveryJob,
+    ) -> crate::mail::delivery::DeliveryResult {
+        use crate::local::agent::LocalContext;
+        use crate::local::wire::Agent;
+        use crate::virtual_::agent::VirtualContext;
+        let failed = |e: &dyn std::fmt::Display| {
+            ::log::warn!("{e}");
+            crate::local::helper::defer_job(job, "mail system configuration error")
+        };
+        match agent {
+            Agent::Local => match built(&mut self.local, || LocalContext::new(&self.cfg)) {
+                Ok(ctx) => crate::local::agent::deliver(job, ctx),
+                Err(e) => failed(&e),
+            },
+            Agent::Virtual => match built(&mut self.virtual_, || VirtualContext::new(&self.cfg)) {
+                Ok(ctx) => crate::virtual_::agent::deliver(job, ctx),
+                Err(e) => failed(&e),
+            },
+        }
     }
 }

@@ -9,35 +9,20 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::config::Config;
-use crate::local::agent::{deliver, LocalContext};
 use crate::local::helper::spawn;
 use crate::local::tests::agent::{job, maildir_messages, site, HOST, MESSAGE};
 use crate::local::wire::Agent;
-use crate::mail::delivery::{DeliveryJob, DeliveryResult};
 use crate::mail::dsn::Outcome;
+use crate::master::delivery_agents;
 
 const DIR_VAR: &str = "POSTERN_HELPER_TEST_DIR";
-
-/// What the master's handler does (master/privs.rs run_delivery_job).
-fn handler(agent: Agent, job: &DeliveryJob, cfg: &Config) -> DeliveryResult {
-    use crate::virtual_::agent as virt;
-    match agent {
-        Agent::Local => match LocalContext::new(cfg) {
-            Ok(ctx) => deliver(job, &ctx),
-            Err(e) => crate::local::helper::defer_job(job, &e.to_string()),
-        },
-        Agent::Virtual => match virt::VirtualContext::new(cfg) {
-            Ok(ctx) => virt::deliver(job, &ctx),
-            Err(e) => crate::local::helper::defer_job(job, &e.to_string()),
-        },
-    }
-}
 
 #[test]
 fn helper_delivers_jobs_as_root() {
     if !nix::unistd::geteuid().is_root() {
-        assert!(spawn(Path::new("/nonexistent"), handler).unwrap().is_none());
+        assert!(spawn(Path::new("/nonexistent"), delivery_agents)
+            .unwrap()
+            .is_none());
         return;
     }
     let (site, _ctx) = site("", "team: ME, nobody\n");
@@ -78,7 +63,7 @@ fn helper_child() {
         let n: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
         assert!(n <= 2, "{line}");
     }
-    let client = spawn(Path::new(&dir), handler).unwrap().unwrap();
+    let client = spawn(Path::new(&dir), delivery_agents).unwrap().unwrap();
     let j = job(
         &[&format!("team@{HOST}"), &format!("nosuch-4x@{HOST}")],
         MESSAGE,
