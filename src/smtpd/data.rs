@@ -104,9 +104,7 @@ impl Decoder<'_> {
     }
 
     fn emit(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.hops.see(b);
-        }
+        self.hops.see_all(bytes);
         self.size += bytes.len() as u64;
         self.out.extend_from_slice(bytes);
     }
@@ -178,7 +176,22 @@ pub fn read_data<R: BufRead, W: Write>(
         }
         let mut used = 0;
         let mut end = false;
-        for &b in buf {
+        while used < buf.len() {
+            if d.pos == Pos::Mid && !d.cr {
+                // Inside a line everything up to the next CR, LF or NUL is
+                // content as it is: copied in one piece.
+                let rest = &buf[used..];
+                let run = rest
+                    .iter()
+                    .position(|&b| matches!(b, b'\r' | b'\n' | 0))
+                    .unwrap_or(rest.len());
+                if run > 0 {
+                    d.emit(&rest[..run]);
+                    used += run;
+                    continue;
+                }
+            }
+            let b = buf[used];
             used += 1;
             if d.feed(b) {
                 end = true;

@@ -16,13 +16,28 @@ const NORMALIZE: DataLimits = DataLimits {
 };
 
 /// Runs the reader; returns its result, the content and what is left unread.
+/// The input goes through a 2-byte buffer (every sequence straddles reads) and
+/// through one that holds it whole (runs inside a line are copied in one
+/// piece); both must agree.
 fn run(input: &[u8], limits: &DataLimits) -> (Result<DataSummary, DataError>, Vec<u8>, Vec<u8>) {
-    let mut r = BufReader::with_capacity(2, Cursor::new(input.to_vec()));
-    let mut sink = Vec::new();
-    let result = read_data(&mut r, &mut sink, limits);
-    let mut rest = Vec::new();
-    r.read_to_end(&mut rest).unwrap();
-    (result, sink, rest)
+    let through = |capacity| {
+        let mut r = BufReader::with_capacity(capacity, Cursor::new(input.to_vec()));
+        let mut sink = Vec::new();
+        let result = read_data(&mut r, &mut sink, limits);
+        let mut rest = Vec::new();
+        r.read_to_end(&mut rest).unwrap();
+        (result, sink, rest)
+    };
+    let small = through(2);
+    let whole = through(input.len().max(1));
+    assert_eq!(format!("{:?}", small.0), format!("{:?}", whole.0));
+    assert_eq!(small.2, whole.2, "left unread");
+    // After a refusal the sink holds whatever came before the problem's
+    // chunk (discarded by the caller); only accepted content must agree.
+    if small.0.is_ok() {
+        assert_eq!(small.1, whole.1, "content");
+    }
+    small
 }
 
 #[test]

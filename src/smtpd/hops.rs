@@ -31,6 +31,13 @@ impl HopCounter {
         self.hops
     }
 
+    /// Sees each of `bytes` in turn; nothing to do once past the headers.
+    pub fn see_all(&mut self, bytes: &[u8]) {
+        if self.in_headers {
+            bytes.iter().for_each(|&b| self.see(b));
+        }
+    }
+
     pub fn see(&mut self, b: u8) {
         if !self.in_headers {
             return;
