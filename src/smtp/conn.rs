@@ -60,6 +60,9 @@ impl From<io::Error> for IoTrouble {
 pub struct Conn {
     stream: Option<Stream>,
     buf: Vec<u8>,
+    /// The read and write timeout last set on the socket: setting the same
+    /// again before every read and write cost two system calls each time.
+    timeout: Option<Duration>,
 }
 
 /// Opens a TCP connection from `bind` (if any) within `timeout`.
@@ -99,6 +102,7 @@ impl Conn {
         Conn {
             stream: Some(stream),
             buf: Vec::new(),
+            timeout: None,
         }
     }
 
@@ -110,6 +114,8 @@ impl Conn {
     /// sent ahead of the handshake is discarded (RFC 3207 section 5).
     pub fn take_plain(&mut self) -> Option<TcpStream> {
         self.buf.clear();
+        // The handshake sets its own timeouts on the socket.
+        self.timeout = None;
         match self.stream.take() {
             Some(Stream::Plain(s)) => Some(s),
             other => {
@@ -121,6 +127,7 @@ impl Conn {
 
     pub fn set_stream(&mut self, stream: Stream) {
         self.stream = Some(stream);
+        self.timeout = None;
     }
 
     fn stream(&mut self) -> Result<&mut Stream, IoTrouble> {
@@ -128,10 +135,14 @@ impl Conn {
     }
 
     fn set_timeout(&mut self, timeout: Duration) -> Result<(), IoTrouble> {
+        let t = timeout.max(Duration::from_millis(1));
+        if self.timeout == Some(t) {
+            return Ok(());
+        }
         let tcp = self.stream()?.tcp();
-        let t = Some(timeout.max(Duration::from_millis(1)));
-        tcp.set_read_timeout(t)?;
-        tcp.set_write_timeout(t)?;
+        tcp.set_read_timeout(Some(t))?;
+        tcp.set_write_timeout(Some(t))?;
+        self.timeout = Some(t);
         Ok(())
     }
 

@@ -78,21 +78,24 @@ pub fn rcpt_command(rcpt: &JobRecipient, f: &Features) -> String {
 /// ended by `.` on a line of its own (RFC 5321 section 4.5.2).
 pub fn dot_stuff(content: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(content.len() + content.len() / 50 + 8);
-    let mut at_line_start = true;
-    let mut prev = 0u8;
-    for &b in content {
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
-        }
-        if at_line_start && b == b'.' {
+    let mut rest = content;
+    while !rest.is_empty() {
+        let (line, ended, next) = match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => (&rest[..i], true, &rest[i + 1..]),
+            None => (rest, false, &rest[rest.len()..]),
+        };
+        if line.first() == Some(&b'.') {
             out.push(b'.');
         }
-        out.push(b);
-        at_line_start = b == b'\n';
-        prev = b;
-    }
-    if !content.is_empty() && !at_line_start {
-        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(line);
+        // A line ended by CRLF keeps its CR; a bare LF and the unended last
+        // line get a whole CRLF (a CR there is content, not a line end).
+        if ended && line.last() == Some(&b'\r') {
+            out.push(b'\n');
+        } else {
+            out.extend_from_slice(b"\r\n");
+        }
+        rest = next;
     }
     out.extend_from_slice(b".\r\n");
     out
@@ -294,6 +297,9 @@ mod tests {
         assert_eq!(dot_stuff(b".\r\nx"), b"..\r\nx\r\n.\r\n");
         assert_eq!(dot_stuff(b""), b".\r\n");
         assert_eq!(dot_stuff(b"a\r\n"), b"a\r\n.\r\n");
+        assert_eq!(dot_stuff(b"a\r"), b"a\r\r\n.\r\n");
+        assert_eq!(dot_stuff(b"\n\n.\n"), b"\r\n\r\n..\r\n.\r\n");
+        assert_eq!(dot_stuff(b"a\rb\r\n.."), b"a\rb\r\n...\r\n.\r\n");
     }
 
     fn job(sender: &str, rcpt: &str) -> DeliveryJob {

@@ -308,6 +308,12 @@ impl ClientContext {
         // OpenSSL then fails a longer chain with X509_V_ERR_CERT_CHAIN_TOO_LONG,
         // which verify_result() reports; the callback still lets the handshake on.
         b.set_verify_depth(s.smtp_tls_scert_verifydepth);
+        // Read whatever has arrived, not one record header and then its body:
+        // the server's handshake flight and a reply come in one read instead
+        // of two per record. Nothing but TLS follows the handshake on this
+        // socket, and the client never asks SSL_pending (which read-ahead
+        // makes unreliable; smtpd, which asks, leaves it off).
+        b.set_read_ahead(true);
 
         let cache = Arc::new(SessionCache::new(s.smtp_tls_session_cache_timeout));
         let cache_key = Ssl::new_ex_index::<String>().map_err(ConfigError::Library)?;
