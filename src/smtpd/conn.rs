@@ -109,15 +109,12 @@ impl Conn {
     }
 }
 
-/// Whether a read would return data (or EOF) right now.
+/// Whether a read would return data right now: one non-blocking peek
+/// (MSG_DONTWAIT, on Linux and the BSDs), the socket itself stays blocking.
 fn peek_ready(t: &TcpStream) -> bool {
-    if t.set_nonblocking(true).is_err() {
-        return false;
-    }
-    let mut b = [0u8; 1];
-    let ready = matches!(t.peek(&mut b), Ok(n) if n > 0);
-    let _ = t.set_nonblocking(false);
-    ready
+    let mut b = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+    let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
+    matches!(socket2::SockRef::from(t).recv_with_flags(&mut b, flags), Ok(n) if n > 0)
 }
 
 impl Read for Conn {
@@ -166,5 +163,38 @@ impl Write for Conn {
             Stream::Tls(s) => s.flush(),
             Stream::Gone => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::peek_ready;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn peek_sees_pending_input_without_taking_it_or_unblocking_the_socket() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        assert!(!peek_ready(&server), "nothing sent yet");
+        // Still blocking: a read waits for its timeout instead of failing at once.
+        server
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let start = Instant::now();
+        assert!(server.read(&mut [0u8; 1]).is_err());
+        assert!(start.elapsed() >= Duration::from_millis(150));
+
+        client.write_all(b"MAIL").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !peek_ready(&server) {
+            assert!(Instant::now() < deadline, "sent input never seen");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut got = [0u8; 4];
+        server.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"MAIL", "the peek left the input in place");
     }
 }
