@@ -97,6 +97,18 @@ impl LocalContext {
         }
     }
 
+    /// Whether an alias table was replaced since it was opened (postalias):
+    /// a context kept across jobs is then built again, so that the owner of
+    /// the new table file decides whose rights alias commands and files get,
+    /// as a Postfix local(8) process restarts when a table changed.
+    pub fn aliases_changed(&self) -> bool {
+        self.alias_pool
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(MapList::changed)
+    }
+
     fn give_back(&self, list: MapList) {
         self.alias_pool
             .lock()

@@ -45,6 +45,21 @@ fn open_dir(path: &Path) {
     fs::set_permissions(path, fs::Permissions::from_mode(0o1777)).unwrap();
 }
 
+/// Writes `DIR/aliases` and builds its `hash:` table as postalias does;
+/// returns the table's spec.
+fn build_aliases(d: &Path, aliases: &str) -> String {
+    fs::write(d.join("aliases"), aliases).unwrap();
+    let spec = format!("hash:{}", d.join("aliases").display());
+    let mut builder = maps::create(&spec, OpenFlags::default()).unwrap();
+    for_each_alias(aliases.as_bytes(), &d.join("aliases"), |line, k, v| {
+        builder.add(k, v, line);
+        Ok(())
+    })
+    .unwrap();
+    builder.finish().unwrap();
+    spec
+}
+
 /// Writes main.cf (`extra` appended, `DIR` replaced by the directory) and the
 /// alias table, and builds a context.
 pub fn site(extra: &str, aliases: &str) -> (Site, LocalContext) {
@@ -58,15 +73,7 @@ pub fn site(extra: &str, aliases: &str) -> (Site, LocalContext) {
     let aliases = aliases
         .replace("DIR", &d.display().to_string())
         .replace("ME", &me);
-    fs::write(d.join("aliases"), &aliases).unwrap();
-    let spec = format!("hash:{}", d.join("aliases").display());
-    let mut builder = maps::create(&spec, OpenFlags::default()).unwrap();
-    for_each_alias(aliases.as_bytes(), &d.join("aliases"), |line, k, v| {
-        builder.add(k, v, line);
-        Ok(())
-    })
-    .unwrap();
-    builder.finish().unwrap();
+    let spec = build_aliases(&d, &aliases);
     let extra = extra.replace("ME", &me);
     let main_cf = format!(
         "myhostname = {HOST}\nmydomain = example.com\nmydestination = $myhostname, localhost\n\
@@ -136,6 +143,18 @@ fn bounce_text(r: &RecipientResult) -> (String, String) {
         Outcome::Bounced(d) => (d.status.to_string(), d.reason.clone()),
         other => panic!("expected a bounce, got {other:?} ({})", r.detail),
     }
+}
+
+#[test]
+fn a_replaced_alias_table_is_noticed() {
+    let (site, ctx) = site("", "postmaster: ME\n");
+    assert!(!ctx.aliases_changed());
+    // A delivery borrows the table and gives it back.
+    let r = one(&site, &ctx, "postmaster", MESSAGE);
+    assert_eq!(r.outcome, Outcome::Delivered, "{r:?}");
+    assert!(!ctx.aliases_changed());
+    build_aliases(site.dir.path(), "postmaster: ME\nabuse: ME\n");
+    assert!(ctx.aliases_changed(), "postalias made a new table file");
 }
 
 #[test]
