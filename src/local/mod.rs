@@ -44,6 +44,7 @@ pub mod copy;
 pub mod delivered;
 pub mod exec;
 pub mod expand;
+mod extension;
 pub mod file;
 pub mod forward;
 pub mod helper;

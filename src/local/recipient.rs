@@ -22,6 +22,7 @@ use super::command::CommandContext;
 use super::delivered::DeliveredTo;
 use super::exec::{Failure, Identity, Operation, Request};
 use super::expand::{self, ExpandAttrs};
+use super::extension::split_extension;
 use super::forward::{self, ForwardFile, Routed};
 use super::mailbox::{self, MailboxTarget};
 use super::{Envelope, Origin};
@@ -542,60 +543,5 @@ impl Walk<'_> {
             recipient_delimiter: parts.delimiter.clone(),
             mailbox: parts.user.clone(),
         }
-    }
-}
-
-/// split_addr(): the local part before the first delimiter character, and the
-/// extension after it. `postmaster`, `MAILER-DAEMON` and (with
-/// `owner_request_special`) `owner-*` and `*-request` are never split; an
-/// extension with `/` is dropped with a warning (recipient.c).
-fn split_extension(
-    local: &str,
-    delimiters: &str,
-    owner_special: bool,
-) -> (String, Option<String>, String) {
-    let whole = (local.to_string(), None, String::new());
-    if delimiters.is_empty()
-        || local == "postmaster"
-        || local == "mailer-daemon"
-        || (owner_special && (local.starts_with("owner-") || local.ends_with("-request")))
-    {
-        return whole;
-    }
-    let Some((pos, delim)) = local.char_indices().find(|(_, c)| delimiters.contains(*c)) else {
-        return whole;
-    };
-    if pos == 0 {
-        return whole;
-    }
-    let ext = &local[pos + delim.len_utf8()..];
-    if ext.contains('/') {
-        log::warn!("address with illegal extension: {local}");
-        return whole;
-    }
-    (
-        local[..pos].to_string(),
-        Some(ext.to_string()),
-        delim.to_string(),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_extension;
-
-    #[test]
-    fn extensions_split_as_split_addr() {
-        assert_eq!(
-            split_extension("bob+lists", "+", true),
-            ("bob".into(), Some("lists".into()), "+".into())
-        );
-        assert_eq!(split_extension("bob-x+y", "+-", true).0, "bob");
-        assert_eq!(split_extension("owner-list", "-", true).1, None);
-        assert_eq!(split_extension("list-request", "-", true).1, None);
-        assert_eq!(split_extension("postmaster", "+", true).1, None);
-        assert_eq!(split_extension("+x", "+", true).1, None);
-        assert_eq!(split_extension("a+b/c", "+", true).1, None);
-        assert_eq!(split_extension("bob", "", true).1, None);
     }
 }
