@@ -4,9 +4,9 @@
 //! passes `recipient_delimiter` and `owner_request_special`.
 
 /// split_addr(): the local part before the first delimiter character, and the
-/// extension after it. `postmaster`, `MAILER-DAEMON` and (with
-/// `owner_request_special`) `owner-*` and `*-request` are never split; an
-/// extension with `/` is dropped with a warning (recipient.c).
+/// extension after it. `postmaster` and `MAILER-DAEMON` are never split, nor
+/// (with `owner_request_special`, when `-` is a delimiter) `owner-*` and
+/// `*-request`; an extension with `/` is dropped with a warning (recipient.c).
 pub(super) fn split_extension(
     local: &str,
     delimiters: &str,
@@ -16,7 +16,9 @@ pub(super) fn split_extension(
     if delimiters.is_empty()
         || local == "postmaster"
         || local == "mailer-daemon"
-        || (owner_special && (local.starts_with("owner-") || local.ends_with("-request")))
+        || (owner_special
+            && delimiters.contains('-')
+            && (local.starts_with("owner-") || local.ends_with("-request")))
     {
         return whole;
     }
@@ -51,6 +53,15 @@ mod tests {
         assert_eq!(split_extension("bob-x+y", "+-", true).0, "bob");
         assert_eq!(split_extension("owner-list", "-", true).1, None);
         assert_eq!(split_extension("list-request", "-", true).1, None);
+        // Only `-` would cut the list conventions apart (split_addr.c).
+        assert_eq!(
+            split_extension("owner-list+x", "+", true),
+            ("owner-list".into(), Some("x".into()), "+".into())
+        );
+        assert_eq!(
+            split_extension("owner-list", "-", false).1,
+            Some("list".into())
+        );
         assert_eq!(split_extension("postmaster", "+", true).1, None);
         assert_eq!(split_extension("+x", "+", true).1, None);
         assert_eq!(split_extension("a+b/c", "+", true).1, None);
