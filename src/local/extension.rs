@@ -1,33 +1,23 @@
-//! The address extension of a local part, as Postfix's split_addr()
-//! (global/split_addr.c, used by local/recipient.c): `user+ext` -> `user`,
-//! `ext` and the delimiter that split them. Reads nothing itself: the caller
-//! passes `recipient_delimiter` and `owner_request_special`.
+//! The address extension of a local part as the local agent uses it:
+//! `user+ext` -> `user`, `ext` and the delimiter that split them, where
+//! [`split_addr`] cuts, and no extension with a `/` in it (local/recipient.c).
+//! Reads nothing itself: the caller passes `recipient_delimiter` and
+//! `owner_request_special`.
 
-/// split_addr(): the local part before the first delimiter character, and the
-/// extension after it. `postmaster` and `MAILER-DAEMON` are never split, nor
-/// (with `owner_request_special`, when `-` is a delimiter) `owner-*` and
-/// `*-request`; an extension with `/` is dropped with a warning (recipient.c).
+use crate::mail::extension::split_addr;
+
+/// The local part before the split and the extension after it (see
+/// [`split_addr`]); an extension with `/` is dropped with a warning
+/// (recipient.c).
 pub(super) fn split_extension(
     local: &str,
     delimiters: &str,
     owner_special: bool,
 ) -> (String, Option<String>, String) {
     let whole = (local.to_string(), None, String::new());
-    if delimiters.is_empty()
-        || local == "postmaster"
-        || local == "mailer-daemon"
-        || (owner_special
-            && delimiters.contains('-')
-            && (local.starts_with("owner-") || local.ends_with("-request")))
-    {
-        return whole;
-    }
-    let Some((pos, delim)) = local.char_indices().find(|(_, c)| delimiters.contains(*c)) else {
+    let Some((pos, delim)) = split_addr(local, delimiters, owner_special) else {
         return whole;
     };
-    if pos == 0 {
-        return whole;
-    }
     let ext = &local[pos + delim.len_utf8()..];
     if ext.contains('/') {
         log::warn!("address with illegal extension: {local}");

@@ -8,10 +8,12 @@
 //! Public API: `address::{parse_path, parse_mailbox, parse_domain, Path, Mailbox,
 //! Domain}`, `dsn::{StatusCode, Dsn, Outcome, Ret, Notify, OrigRcpt}`,
 //! `envelope::{Envelope, Recipient, MailParams, RcptParams, Body}`,
-//! `delivery::{DeliveryJob, JobRecipient, ClientInfo, DeliveryResult, RecipientResult}`.
+//! `delivery::{DeliveryJob, JobRecipient, ClientInfo, DeliveryResult, RecipientResult}`,
+//! `extension::split_addr` (where a local part's extension starts).
 #![allow(dead_code)] // wired in by the daemon (issue 3)
 
 pub mod address;
 pub mod delivery;
 pub mod dsn;
 pub mod envelope;
+pub mod extension;

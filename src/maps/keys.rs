@@ -17,6 +17,8 @@
 
 use std::net::IpAddr;
 
+use crate::mail::extension::split_addr;
+
 /// Host-name keys, access(5) "DOMAIN NAME PATTERNS": the full name, then each
 /// parent domain — bare (`example.com`) when `parent_matches_subdomains` (the
 /// Postfix 3.7 default lists `smtpd_access_maps`), else with a leading dot
@@ -66,21 +68,10 @@ pub fn access_ip_keys(ip: &str) -> Vec<String> {
     keys
 }
 
-/// Splits `localpart` at the first `recipient_delimiter` character into
-/// (base, has_extension). As Postfix's split_addr(), `owner-x` and `x-request`
-/// are never split when `-` is a delimiter (mailing-list conventions).
+/// `localpart` without its extension, where Postfix's split_addr() cuts it
+/// (`owner_request_special` at its default, yes).
 fn strip_extension<'a>(local: &'a str, delimiters: &str) -> Option<&'a str> {
-    if delimiters.is_empty() {
-        return None;
-    }
-    if delimiters.contains('-') && (local.starts_with("owner-") || local.ends_with("-request")) {
-        return None;
-    }
-    let i = local.find(|c| delimiters.contains(c))?;
-    if i == 0 {
-        return None;
-    }
-    Some(&local[..i])
+    split_addr(local, delimiters, true).map(|(i, _)| &local[..i])
 }
 
 /// Email-address keys, access(5) "EMAIL ADDRESS PATTERNS": `user+ext@domain`,
@@ -218,6 +209,21 @@ mod tests {
         assert_eq!(
             access_address_keys("owner-list@x", "-", true),
             vec!["owner-list@x", "x", "owner-list@"]
+        );
+        // Nor is MAILER-DAEMON; with + as the delimiter owner-list+x is split.
+        assert_eq!(
+            access_address_keys("MAILER-DAEMON@x", "-", true),
+            vec!["MAILER-DAEMON@x", "x", "MAILER-DAEMON@"]
+        );
+        assert_eq!(
+            access_address_keys("owner-list+x@y", "+", true),
+            vec![
+                "owner-list+x@y",
+                "owner-list@y",
+                "y",
+                "owner-list+x@",
+                "owner-list@"
+            ]
         );
         assert_eq!(
             access_address_keys("root", "+", true),
