@@ -50,10 +50,7 @@ pub struct LocalContext {
     pub(super) settings: LocalSettings,
     /// Opened `alias_maps` lists. A table is `Send` but not `Sync`, so each
     /// delivery borrows a list from this pool and gives it back.
-    alias_pool: Mutex<Vec<MapList>>,
-    /// Owner of the first alias table file: commands and files named by aliases
-    /// run with this user's rights unless it is root (then `default_privs`).
-    pub(super) alias_owner: u32,
+    alias_pool: Mutex<Vec<Aliases>>,
     /// The privileged helper, when the master started one (daemon run as root).
     helper: Option<HelperClient>,
 }
@@ -63,15 +60,10 @@ impl LocalContext {
     /// reported at start rather than at the first delivery.
     pub fn new(cfg: &Config) -> Result<LocalContext, LocalAgentError> {
         let settings = LocalSettings::from_config(cfg)?;
-        let first = MapList::open(&settings.alias_maps, open_flags(&settings))?;
-        let alias_owner = split_list(&settings.alias_maps)
-            .iter()
-            .find_map(|spec| table_owner(spec))
-            .unwrap_or(0);
+        let first = Aliases::open(&settings)?;
         Ok(LocalContext {
             settings,
             alias_pool: Mutex::new(vec![first]),
-            alias_owner,
             helper: None,
         })
     }
@@ -85,31 +77,28 @@ impl LocalContext {
 
     /// A list of alias tables from the pool, opened anew when all are in use or
     /// when a table file was replaced (postalias).
-    fn take_aliases(&self) -> Result<MapList, MapError> {
+    fn take_aliases(&self) -> Result<Aliases, MapError> {
         let pooled = self
             .alias_pool
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .pop();
         match pooled {
-            Some(list) if !list.changed() => Ok(list),
-            _ => MapList::open(&self.settings.alias_maps, open_flags(&self.settings)),
+            Some(aliases) if !aliases.list.changed() => Ok(aliases),
+            _ => Aliases::open(&self.settings),
         }
     }
 
-    /// Whether an alias table was replaced since it was opened (postalias):
-    /// a context kept across jobs is then built again, so that the owner of
-    /// the new table file decides whose rights alias commands and files get,
-    /// as a Postfix local(8) process restarts when a table changed.
-    pub fn aliases_changed(&self) -> bool {
-        self.alias_pool
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .any(MapList::changed)
+    /// The owner the next delivery's alias commands and files would get.
+    #[cfg(test)]
+    pub(super) fn alias_owner(&self) -> Result<u32, MapError> {
+        let aliases = self.take_aliases()?;
+        let owner = aliases.owner;
+        self.give_back(aliases);
+        Ok(owner)
     }
 
-    fn give_back(&self, list: MapList) {
+    fn give_back(&self, list: Aliases) {
         self.alias_pool
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -119,6 +108,27 @@ impl LocalContext {
     /// Performs one final delivery (exec.rs), in this process.
     pub(super) fn run(&self, request: &Request, content: &[u8]) -> Result<String, Failure> {
         exec::execute(request, content, &self.settings)
+    }
+}
+
+/// An opened `alias_maps` list with the owner of its first table file as it
+/// was when opened (Postfix's dict->owner): commands and files named by
+/// aliases run with this user's rights unless it is root (then
+/// `default_privs`). A table replaced by postalias is opened again, and its
+/// new owner read with it.
+pub(super) struct Aliases {
+    pub list: MapList,
+    pub owner: u32,
+}
+
+impl Aliases {
+    fn open(settings: &LocalSettings) -> Result<Aliases, MapError> {
+        let list = MapList::open(&settings.alias_maps, open_flags(settings))?;
+        let owner = split_list(&settings.alias_maps)
+            .iter()
+            .find_map(|spec| table_owner(spec))
+            .unwrap_or(0);
+        Ok(Aliases { list, owner })
     }
 }
 

@@ -14,9 +14,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::mail::delivery::{DeliveredPart, DeliveryJob, Forwarded};
-use crate::maps::MapList;
 
-use super::agent::{LocalContext, Tally};
+use super::agent::{Aliases, LocalContext, Tally};
 use super::alias_value::{self, Destination};
 use super::command::CommandContext;
 use super::delivered::DeliveredTo;
@@ -101,7 +100,7 @@ struct Parts {
 pub(super) struct Walk<'a> {
     pub ctx: &'a LocalContext,
     pub job: &'a DeliveryJob,
-    pub aliases: &'a MapList,
+    pub aliases: &'a Aliases,
     pub content: &'a [u8],
     pub delivered_to: DeliveredTo,
     pub seen: HashSet<String>,
@@ -169,7 +168,7 @@ impl Walk<'_> {
             names.push((parts.user.clone(), unmatched));
         }
         for (name, unmatched) in names {
-            let value = match self.aliases.find(&name) {
+            let value = match self.aliases.list.find(&name) {
                 Ok(Some(v)) => v,
                 Ok(None) => continue,
                 Err(e) => {
@@ -211,7 +210,7 @@ impl Walk<'_> {
             return None;
         }
         let owner = format!("owner-{name}");
-        let value = self.aliases.find(&owner).ok()??;
+        let value = self.aliases.list.find(&owner).ok()??;
         let chosen = if s.expand_owner_alias {
             value.split(',').next().unwrap_or(&owner).trim().to_string()
         } else {
@@ -227,8 +226,8 @@ impl Walk<'_> {
     /// Rights for commands and files named by aliases: the owner of the alias
     /// table, or `default_privs` when root owns it (local(8) "alias" rights).
     fn alias_privs(&self) -> Result<Identity, Failure> {
-        if self.ctx.alias_owner != 0 {
-            return Ok(Identity::by_uid(self.ctx.alias_owner));
+        if self.aliases.owner != 0 {
+            return Ok(Identity::by_uid(self.aliases.owner));
         }
         let name = &self.ctx.settings.command.default_privs;
         match Identity::lookup(name) {

@@ -146,13 +146,6 @@ impl crate::local::helper::Agents for HelperAgents {
             ::log::warn!("{e}");
             crate::local::helper::defer_job(job, "mail system configuration error")
         };
-        if self
-            .local
-            .as_ref()
-            .is_some_and(LocalContext::aliases_changed)
-        {
-            self.local = None;
-        }
         match agent {
             Agent::Local => match built(&mut self.local, || LocalContext::new(&self.cfg)) {
                 Ok(ctx) => crate::local::agent::deliver(job, ctx),
