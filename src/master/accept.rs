@@ -1,5 +1,6 @@
-//! One accept thread per listening socket, one thread per client connection:
-//! the master.cf process limit (`421 4.3.2 All server ports are busy`), the
+//! One accept thread per listening socket, one thread per client connection
+//! (kept for the next one up to `max_use` clients and `max_idle`, as Postfix
+//! reuses its smtpd processes): the master.cf process limit (`421 4.3.2 All server ports are busy`), the
 //! anvil count and rate limits (`421 4.7.0 ... too many connections`), then the
 //! connection goes to smtpd.
 //!
@@ -45,6 +46,8 @@ pub struct Entry {
     pub active: AtomicUsize,
     /// When the process-limit warning was last logged.
     pub busy_warned: Mutex<Option<Instant>>,
+    /// The entry's connection threads, busy or waiting for the next client.
+    pub threads: spawn::Pool,
 }
 
 impl Entry {
@@ -117,9 +120,10 @@ fn admit(stream: TcpStream, peer: SocketAddr, entry: &Arc<Entry>, anvil: &Anvil)
         anvil: None,
     };
     let anvil = anvil.clone();
-    let spawned = spawn::contained("smtpd", move || {
-        connection(stream, peer, served, slot, anvil)
-    });
+    let reuse = served.reuse;
+    let spawned = entry
+        .threads
+        .run(reuse, move || connection(stream, peer, served, slot, anvil));
     if let Err(e) = spawned {
         // The slot was moved into the closure that was never run and dropped:
         // the count is already given back.
@@ -174,6 +178,9 @@ fn connection(
     anvil: Anvil,
 ) {
     crate::log::set_service(&served.log_service);
+    // The thread may have served a client before: no OpenSSL error of that
+    // session may be taken for one of this session.
+    drop(openssl::error::ErrorStack::get());
     let limits = &served.limits;
     let ip = peer.ip();
     if (limits.count > 0 || limits.rate > 0) && !limits.exempt(ip) {

@@ -187,6 +187,7 @@ fn build_entries(
                 served: RwLock::new(Arc::new(served)),
                 active: Default::default(),
                 busy_warned: Mutex::new(None),
+                threads: spawn::Pool::new("smtpd"),
             }),
         );
     }

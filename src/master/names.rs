@@ -18,6 +18,8 @@ pub const SMTPD_CLIENT_CONNECTION_COUNT_LIMIT: &str = "smtpd_client_connection_c
 pub const SMTPD_CLIENT_CONNECTION_RATE_LIMIT: &str = "smtpd_client_connection_rate_limit";
 pub const SMTPD_CLIENT_EVENT_LIMIT_EXCEPTIONS: &str = "smtpd_client_event_limit_exceptions";
 pub const ANVIL_RATE_TIME_UNIT: &str = "anvil_rate_time_unit";
+pub const MAX_USE: &str = "max_use";
+pub const MAX_IDLE: &str = "max_idle";
 pub const SERVICE_NAME: &str = "service_name";
 pub const PROCESS_NAME: &str = "process_name";
 pub const SMTPD_TLS_KEY_FILE: &str = "smtpd_tls_key_file";
@@ -48,6 +50,8 @@ mod tests {
             SMTPD_CLIENT_CONNECTION_RATE_LIMIT,
             SMTPD_CLIENT_EVENT_LIMIT_EXCEPTIONS,
             ANVIL_RATE_TIME_UNIT,
+            MAX_USE,
+            MAX_IDLE,
             SERVICE_NAME,
             PROCESS_NAME,
             SMTPD_TLS_KEY_FILE,

@@ -9,7 +9,8 @@
 //! `default_process_limit`) and the limit checks of smtpd.c. Reads
 //! `default_process_limit`, `smtpd_client_connection_count_limit`,
 //! `smtpd_client_connection_rate_limit`, `smtpd_client_event_limit_exceptions`,
-//! `anvil_rate_time_unit`, `syslog_name`, `myhostname`, and through
+//! `anvil_rate_time_unit`, `syslog_name`, `myhostname`, `max_use`, `max_idle`,
+//! and through
 //! `SmtpdService` everything smtpd reads, with each entry's `-o` overrides.
 
 use std::net::IpAddr;
@@ -20,6 +21,7 @@ use ipnet::IpNet;
 
 use super::error::MasterError;
 use super::names;
+use super::spawn::Reuse;
 use crate::config::master::Service;
 use crate::config::Config;
 use crate::queue::QueueHandle;
@@ -187,6 +189,8 @@ pub struct Served {
     /// `-o syslog_name=postfix/submission`.
     pub log_service: String,
     pub myhostname: String,
+    /// How long a connection thread stays for more clients (`max_use`, `max_idle`).
+    pub reuse: Reuse,
 }
 
 /// Builds the state of one listening entry from the whole configuration.
@@ -211,6 +215,10 @@ pub fn build(cfg: &Config, entry: &Listening, queue: &QueueHandle) -> Result<Ser
     };
     let log_service = log_service(&cfg.get(names::SYSLOG_NAME), &own.get(names::SYSLOG_NAME));
     let myhostname = own.get(names::MYHOSTNAME);
+    let reuse = Reuse {
+        max_use: u32::try_from(own.get_int(names::MAX_USE)?).unwrap_or(0),
+        max_idle: own.get_time(names::MAX_IDLE)?,
+    };
     let service =
         SmtpdService::new(Arc::clone(&own), queue.clone(), &svc.name).map_err(|source| {
             MasterError::Smtpd {
@@ -225,6 +233,7 @@ pub fn build(cfg: &Config, entry: &Listening, queue: &QueueHandle) -> Result<Ser
         limits,
         log_service,
         myhostname,
+        reuse,
     })
 }
 
