@@ -49,7 +49,7 @@ pub(super) fn message(sender: &str, content: &str) -> StoredMessage {
         ret: None,
         body: None,
         smtputf8: false,
-        content: content.replace('\n', "\r\n").into_bytes(),
+        content: content.replace('\n', "\r\n").into_bytes().into(),
     }
 }
 

@@ -208,7 +208,7 @@ fn failure_of_a_big_message_matches_postfix() {
                 format!("line {i:05} of a long body that will be cut by bounce_size_limit\r\n")
             })
             .collect();
-        m.content.extend_from_slice(body.as_bytes());
+        std::sync::Arc::make_mut(&mut m.content).extend_from_slice(body.as_bytes());
     });
 }
 

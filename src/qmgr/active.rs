@@ -104,7 +104,7 @@ pub fn jobs(
     // Moved to the active queue only by this run of the queue manager, which
     // loaded it before the move: found there, it was being delivered before.
     let interrupted = msg.entry.queue == QueueName::Active;
-    let content = Arc::new(msg.content.clone());
+    let content = Arc::clone(&msg.content);
     let origin = Arc::new(Origin {
         tls: msg.tls.clone(),
         body: msg.body,
@@ -197,7 +197,7 @@ mod tests {
             ret: None,
             body: None,
             smtputf8: false,
-            content: b"x".to_vec(),
+            content: b"x".to_vec().into(),
         }
     }
 

@@ -12,6 +12,7 @@ use crate::mail::envelope::Body;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::Arc;
 
 /// One recipient as `mailq` shows it, with its delivery state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +56,8 @@ pub struct StoredMessage {
     pub ret: Option<Ret>,
     pub body: Option<Body>,
     pub smtputf8: bool,
-    pub content: Vec<u8>,
+    /// Shared with the delivery jobs of the message (not copied per job).
+    pub content: Arc<Vec<u8>>,
 }
 
 /// A read-only connection; each reading thread opens its own.
@@ -440,7 +442,7 @@ impl MessageTail {
             ret,
             body,
             smtputf8: self.smtputf8,
-            content: self.content,
+            content: Arc::new(self.content),
         })
     }
 }

@@ -75,7 +75,7 @@ fn insert_and_load_round_trip_every_field() {
     assert_eq!(loaded.entry.sender, m.sender);
     assert_eq!(loaded.entry.size, m.content.len() as u64);
     assert_eq!(loaded.entry.queue, QueueName::Incoming);
-    assert_eq!(loaded.content, m.content);
+    assert_eq!(*loaded.content, m.content);
     assert_eq!(loaded.tls, m.tls);
     assert_eq!(loaded.envid, m.envid);
     assert_eq!(loaded.ret, m.ret);
