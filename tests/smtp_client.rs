@@ -574,7 +574,16 @@ fn broken_client_configuration_defers_the_mail() {
         &inst,
         &["smtp client configuration: invalid dns_nameservers value"],
     );
-    assert_eq!(inst.queued_message(&id).queue_name, "deferred");
+    // The delivery line is logged before the queue manager's move of the
+    // message to the deferred queue is committed (as in Postfix, whose smtp
+    // logs before qmgr renames the queue file): wait for the move.
+    let deferred =
+        common::tools::wait_for(WAIT, || inst.queued_message(&id).queue_name == "deferred");
+    assert!(
+        deferred,
+        "{id} is in the {} queue",
+        inst.queued_message(&id).queue_name
+    );
 }
 
 #[test]
