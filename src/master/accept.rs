@@ -1,7 +1,7 @@
 //! One accept thread per listening socket, one thread per client connection
 //! (kept for the next one up to `max_use` clients and `max_idle`, as Postfix
-//! reuses its smtpd processes): the master.cf process limit (`421 4.3.2 All server ports are busy`), the
-//! anvil count and rate limits (`421 4.7.0 ... too many connections`), then the
+//! reuses its smtpd processes): the master.cf process limit (`421 4.3.2 All
+//! server ports are busy`), the anvil count and rate limits (`421 4.7.0 ... too many connections`), then the
 //! connection goes to smtpd.
 //!
 //! Mirrors Postfix master_avail.c and master_spawn.c (process limit and its
