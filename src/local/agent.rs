@@ -158,6 +158,24 @@ fn table_owner(spec: &str) -> Option<u32> {
         .map(|m| m.uid())
 }
 
+/// Delivers `jobs` one after the other, giving each result to `each` with the
+/// job's position as soon as it is known; through the helper, the next job
+/// is on its way while a result is reported.
+pub fn deliver_batch(
+    jobs: &[&DeliveryJob],
+    ctx: &LocalContext,
+    each: &mut dyn FnMut(usize, DeliveryResult),
+) {
+    match &ctx.helper {
+        Some(helper) => helper.deliver_batch(Agent::Local, jobs, each),
+        None => {
+            for (i, job) in jobs.iter().enumerate() {
+                each(i, deliver(job, ctx));
+            }
+        }
+    }
+}
+
 /// Delivers `job` to its local recipients; one result per job recipient, in
 /// order.
 pub fn deliver(job: &DeliveryJob, ctx: &LocalContext) -> DeliveryResult {

@@ -16,7 +16,8 @@
 //! - Each delivery worker thread gets a session: on its first job the client
 //!   makes a socketpair, passes one end to the helper with SCM_RIGHTS over
 //!   the control socket, and writes jobs on the other (`wire.rs` format),
-//!   one after the other. The helper forks one child per session and goes
+//!   one after the other (the jobs of a batch are written while the child
+//!   works on the one before: [`HelperClient::deliver_batch`]). The helper forks one child per session and goes
 //!   back to waiting, so sessions run in parallel while the helper stays
 //!   single-threaded (fork is only safe in a single-threaded process). Like
 //!   a Postfix local(8) process, a session child serves many jobs, and ends
@@ -152,22 +153,69 @@ impl HelperClient {
     /// Runs `job` in the helper. Any failure to talk to it defers every
     /// recipient: the mail stays queued.
     pub fn deliver(&self, agent: Agent, job: &DeliveryJob) -> DeliveryResult {
-        let relay = match agent {
-            Agent::Local => "local",
-            Agent::Virtual => "virtual",
-        };
         let recipients = match self.exchange(agent, job) {
-            Ok(r) if r.len() == job.recipients.len() => r,
-            Ok(_) => defer_all(job, relay, "delivery helper returned a wrong result count"),
+            Ok(r) => checked(agent, job, r),
             Err(e) => {
                 log::warn!("{e}");
-                defer_all(job, relay, "delivery helper failed")
+                defer_all(job, relay_name(agent), "delivery helper failed")
             }
         };
-        DeliveryResult {
-            queue_id: job.queue_id.clone(),
-            transport: job.transport.clone(),
-            recipients,
+        result_of(job, recipients)
+    }
+
+    /// Runs `jobs` in the helper one after the other on this client's
+    /// session and gives each result to `each` with the job's position as
+    /// soon as it is read. The requests are written while the helper works
+    /// (the session child finds the next job waiting when it has answered
+    /// one), and written and read without blocking on either, so neither
+    /// side waits for the other to drain its socket. A failure defers the
+    /// jobs not answered yet, as in `deliver`.
+    pub fn deliver_batch(
+        &self,
+        agent: Agent,
+        jobs: &[&DeliveryJob],
+        each: &mut dyn FnMut(usize, DeliveryResult),
+    ) {
+        if let [job] = jobs {
+            return each(0, self.deliver(agent, job));
+        }
+        let mut answered = 0;
+        let mut reported = |i: usize, r: Vec<RecipientResult>| {
+            answered = i + 1;
+            each(i, result_of(jobs[i], checked(agent, jobs[i], r)));
+        };
+        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let mut fresh = false;
+        let failed = loop {
+            let stream = match session.as_mut() {
+                Some(s) => s,
+                None => match self.open_session() {
+                    Ok(s) => {
+                        fresh = true;
+                        session.insert(s)
+                    }
+                    Err(e) => break Some(e),
+                },
+            };
+            match pipeline(stream, agent, jobs, &mut reported) {
+                Ok(()) => break None,
+                Err(e) => {
+                    *session = None;
+                    // A session child gone before it took anything (not a
+                    // byte written) is replaced once, as in `exchange`.
+                    if e.written || fresh {
+                        break Some(e.error);
+                    }
+                }
+            }
+        };
+        drop(session);
+        if let Some(e) = failed {
+            log::warn!("{e}");
+            for (i, job) in jobs.iter().enumerate().skip(answered) {
+                let deferred = defer_all(job, relay_name(agent), "delivery helper failed");
+                each(i, result_of(job, deferred));
+            }
         }
     }
 
@@ -215,6 +263,17 @@ impl HelperClient {
         }
     }
 
+    /// A client whose session is `stream` and which cannot open another
+    /// (tests run a session with `run_job` in a thread).
+    #[cfg(test)]
+    pub(super) fn with_session(stream: UnixStream) -> Result<HelperClient, HelperError> {
+        let (control, _gone) = pair()?;
+        Ok(HelperClient {
+            control: Arc::new(Mutex::new(UnixStream::from(control))),
+            session: Mutex::new(Some(stream)),
+        })
+    }
+
     /// Asks the helper for a session child.
     fn open_session(&self) -> Result<UnixStream, HelperError> {
         let (ours, theirs) = pair()?;
@@ -231,6 +290,117 @@ impl HelperClient {
         .map_err(HelperError::Pass)?;
         Ok(UnixStream::from(ours))
     }
+}
+
+/// The relay name the results of `agent` carry.
+fn relay_name(agent: Agent) -> &'static str {
+    match agent {
+        Agent::Local => "local",
+        Agent::Virtual => "virtual",
+    }
+}
+
+/// The helper's answer for `job`, or a deferral of every recipient when it
+/// does not have one result per recipient.
+fn checked(agent: Agent, job: &DeliveryJob, r: Vec<RecipientResult>) -> Vec<RecipientResult> {
+    if r.len() == job.recipients.len() {
+        return r;
+    }
+    defer_all(
+        job,
+        relay_name(agent),
+        "delivery helper returned a wrong result count",
+    )
+}
+
+fn result_of(job: &DeliveryJob, recipients: Vec<RecipientResult>) -> DeliveryResult {
+    DeliveryResult {
+        queue_id: job.queue_id.clone(),
+        transport: job.transport.clone(),
+        recipients,
+    }
+}
+
+/// Why a pipelined exchange stopped, and whether any of it reached the helper.
+struct PipelineError {
+    error: HelperError,
+    written: bool,
+}
+
+/// Writes the requests of `jobs` and reads their responses on a non-blocking
+/// session, giving each response to `each` in order. The session is blocking
+/// again when it returns `Ok`.
+fn pipeline(
+    stream: &mut UnixStream,
+    agent: Agent,
+    jobs: &[&DeliveryJob],
+    each: &mut dyn FnMut(usize, Vec<RecipientResult>),
+) -> Result<(), PipelineError> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::io::{Read, Write};
+    use std::os::fd::AsFd;
+
+    let mut written = false;
+    let fail = |written: bool, e: HelperError| PipelineError { error: e, written };
+    let io_fail = |written: bool, e: io::Error| fail(written, WireError::Io(e).into());
+    stream
+        .set_nonblocking(true)
+        .map_err(|e| io_fail(false, e))?;
+    let (mut out, mut sent, mut requested) = (Vec::new(), 0, 0);
+    let (mut input, mut answered) = (Vec::new(), 0);
+    let mut chunk = vec![0u8; 64 * 1024];
+    while answered < jobs.len() {
+        if sent == out.len() && requested < jobs.len() {
+            out.clear();
+            sent = 0;
+            wire::write_request(&mut out, agent, jobs[requested])
+                .map_err(|e| fail(written, e.into()))?;
+            requested += 1;
+        }
+        let mut flags = PollFlags::POLLIN;
+        if sent < out.len() {
+            flags |= PollFlags::POLLOUT;
+        }
+        let mut fds = [PollFd::new(stream.as_fd(), flags)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(io_fail(written, e.into())),
+        }
+        let ready = fds[0].revents().unwrap_or(PollFlags::empty());
+        if sent < out.len() && ready.intersects(PollFlags::POLLOUT | PollFlags::POLLERR) {
+            match stream.write(&out[sent..]) {
+                Ok(n) => {
+                    sent += n;
+                    written = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(io_fail(written, e)),
+            }
+        }
+        if ready.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+            match stream.read(&mut chunk) {
+                Ok(0) => {
+                    let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
+                    return Err(io_fail(written, eof));
+                }
+                Ok(n) => input.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(io_fail(written, e)),
+            }
+        }
+        while let Some(len) = wire::complete_frame(&input).map_err(|e| fail(written, e.into()))? {
+            let results =
+                wire::read_response(&mut &input[..len]).map_err(|e| fail(written, e.into()))?;
+            input.drain(..len);
+            each(answered, results);
+            answered += 1;
+        }
+    }
+    stream
+        .set_nonblocking(false)
+        .map_err(|e| io_fail(written, e))?;
+    Ok(())
 }
 
 /// A result that defers every recipient of `job` with `reason` (4.3.0).
@@ -318,7 +488,7 @@ fn receive_fd(control: RawFd) -> Result<Option<OwnedFd>, nix::Error> {
 
 /// A session in a child of the helper: jobs read, delivered and answered one
 /// after the other until the worker closes the session.
-fn run_job(fd: OwnedFd, config_dir: &Path, handler: Handler) {
+pub(super) fn run_job(fd: OwnedFd, config_dir: &Path, handler: Handler) {
     let mut stream = UnixStream::from(fd);
     let mut loaded: Option<(Stamp, Box<dyn Agents>)> = None;
     loop {

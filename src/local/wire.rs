@@ -100,6 +100,19 @@ fn write_frame(w: &mut impl Write, fields: Fields) -> Result<(), WireError> {
     Ok(())
 }
 
+/// The length of the first whole frame at the start of `buf` (its 4-byte
+/// length included), or `None` while more bytes are needed.
+pub fn complete_frame(buf: &[u8]) -> Result<Option<usize>, WireError> {
+    let Some(len) = buf.first_chunk::<4>() else {
+        return Ok(None);
+    };
+    let len = u32::from_be_bytes(*len) as usize;
+    if len > MAX_FRAME {
+        return Err(WireError::TooLarge(len));
+    }
+    Ok((buf.len() >= 4 + len).then_some(4 + len))
+}
+
 /// Reads one frame.
 fn read_frame(r: &mut impl Read) -> Result<Vec<u8>, WireError> {
     let mut len = [0u8; 4];

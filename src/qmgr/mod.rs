@@ -77,6 +77,9 @@ pub enum QmgrEvent {
         /// The destination queue the job was charged to.
         dest: String,
         result: DeliveryResult,
+        /// The last job of its batch: the worker and the place at the
+        /// destination are free again.
+        last: bool,
     },
 }
 

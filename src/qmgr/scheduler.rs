@@ -7,7 +7,8 @@
 //! Mirrors Postfix qmgr.c (the event loop and its scans), qmgr_active.c
 //! (activation, `from=<...>, size=N, nrcpt=N (queue active)`), qmgr_scan.c,
 //! qmgr_deliver.c (handing out jobs, per-transport process limits and
-//! per-destination concurrency, as fixed limits without slow start) and
+//! per-destination concurrency, as fixed limits without slow start; local
+//! and virtual jobs go out in batches, see `Transport::batch_limit`) and
 //! qmgr_defer.c (deferral with backoff). Reads `qmgr_message_active_limit`,
 //! `queue_directory`, and through its parts the routing, timing and transport
 //! parameters.
@@ -84,6 +85,16 @@ pub struct Scheduler {
     /// Removals waiting to be sent together, and when the oldest is due.
     removals: Vec<QueueId>,
     removals_due: Option<Instant>,
+}
+
+/// How many of `waiting` jobs of one destination the next batch takes: an
+/// even share of the places still free there (`room`; 0 when the destination
+/// has no limit), at most `limit`, at least one.
+fn batch_size(waiting: usize, room: usize, limit: usize) -> usize {
+    if room == 0 {
+        return 1;
+    }
+    waiting.div_ceil(room).clamp(1, limit.max(1))
 }
 
 /// Unix seconds.
@@ -340,16 +351,30 @@ impl Scheduler {
                 if !(t.has_room() && dest_room) {
                     break;
                 }
-                let Some(mut w) = self.waiting.pop(&key) else {
+                let size = batch_size(
+                    self.waiting.remaining(&key),
+                    t.concurrency_limit.saturating_sub(busy),
+                    t.batch_limit(),
+                );
+                let mut batch = Vec::with_capacity(size);
+                while batch.len() < size {
+                    let Some(mut w) = self.waiting.pop(&key) else {
+                        break;
+                    };
+                    // More jobs for this destination behind it: the smtp client
+                    // keeps its connection (connection caching).
+                    w.backlog = self.waiting.remaining(&key) > 0;
+                    batch.push(w);
+                }
+                if batch.is_empty() {
                     break;
-                };
-                // More jobs for this destination behind it: the smtp client
-                // keeps its connection (connection caching).
-                w.backlog = self.waiting.remaining(&key) > 0;
-                match t.submit(w, &self.queue, &self.events_tx) {
+                }
+                match t.submit(batch, &self.queue, &self.events_tx) {
                     Ok(()) => *self.dest_busy.entry(key.clone()).or_insert(0) += 1,
-                    Err(w) => {
-                        self.waiting.push_front(*w);
+                    Err(batch) => {
+                        for w in batch.into_iter().rev() {
+                            self.waiting.push_front(w);
+                        }
                         break;
                     }
                 }
@@ -363,13 +388,16 @@ impl Scheduler {
                 transport,
                 dest,
                 result,
+                last,
             } => {
-                self.registry.get(&transport).finished();
-                let key = (transport, dest);
-                if let Some(n) = self.dest_busy.get_mut(&key) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        self.dest_busy.remove(&key);
+                if last {
+                    self.registry.get(&transport).finished();
+                    let key = (transport, dest);
+                    if let Some(n) = self.dest_busy.get_mut(&key) {
+                        *n = n.saturating_sub(1);
+                        if *n == 0 {
+                            self.dest_busy.remove(&key);
+                        }
                     }
                 }
                 self.results(result);
@@ -588,5 +616,79 @@ mod tests {
         s.dispatch();
         assert_eq!(s.waiting.len(), 6);
         assert_eq!(busy(&s, &dest), Some(if dest == "a" { 2 } else { 1 }));
+    }
+
+    #[test]
+    fn batches_share_a_destination_evenly() {
+        // No limit at the destination, or one job: one at a time.
+        assert_eq!(batch_size(100, 0, 8), 1);
+        assert_eq!(batch_size(1, 2, 8), 1);
+        // An even share of the free places, capped.
+        assert_eq!(batch_size(3, 2, 8), 2);
+        assert_eq!(batch_size(10, 2, 8), 5);
+        assert_eq!(batch_size(100, 2, 8), 8);
+        assert_eq!(batch_size(100, 1, 1), 1);
+        assert_eq!(batch_size(0, 2, 8), 1);
+    }
+
+    /// Local delivery takes a destination's backlog in batches: each batch is
+    /// one place at the destination, its jobs are answered one by one, and
+    /// only the last answer of a batch frees the place.
+    #[test]
+    fn local_jobs_go_out_in_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(
+            d.join("main.cf"),
+            format!(
+                "queue_directory = {}\nlocal_destination_concurrency_limit = 2\n\
+                 alias_maps =\nmydestination = a\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(d.join("master.cf"), "local unix - n n - - local\n").unwrap();
+        let cfg = Arc::new(Config::load(d).unwrap());
+        let store = Store::open(d).unwrap();
+        let mut s = Scheduler::new(cfg, store.handle()).unwrap();
+        for n in 0..20 {
+            let mut w = work("a", n);
+            w.job.transport = "local".into();
+            s.waiting.push_back(w);
+        }
+        s.dispatch();
+        let key = ("local".to_string(), "a".to_string());
+        assert_eq!(s.dest_busy.get(&key).copied(), Some(2));
+        assert_eq!(s.registry.get("local").busy, 2);
+        assert_eq!(s.waiting.len(), 4, "two batches of 8");
+        // 16 answers, two of them last of their batch, in each batch's order.
+        let mut last = 0;
+        let mut order: HashMap<bool, Vec<u32>> = HashMap::new();
+        for _ in 0..16 {
+            let ev = s.events_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+            let QmgrEvent::Done {
+                ref result,
+                last: is_last,
+                ..
+            } = ev;
+            assert_eq!(result.recipients.len(), 1);
+            let index = result.recipients[0].index;
+            order.entry(index < 8).or_default().push(index);
+            if is_last {
+                last += 1;
+            }
+            let before = s.dest_busy.get(&key).copied().unwrap_or(0);
+            s.event(ev);
+            let after = s.dest_busy.get(&key).copied().unwrap_or(0);
+            assert_eq!(before - after, usize::from(is_last));
+        }
+        assert_eq!(last, 2);
+        assert_eq!(order[&true], (0..8).collect::<Vec<_>>());
+        assert_eq!(order[&false], (8..16).collect::<Vec<_>>());
+        assert!(s.events_rx.try_recv().is_err());
+        // The rest: an even share of the two free places.
+        s.dispatch();
+        assert_eq!(s.dest_busy.get(&key).copied(), Some(2));
+        assert_eq!(s.waiting.len(), 0);
     }
 }

@@ -31,6 +31,10 @@ use crate::queue::QueueHandle;
 use crate::smtp::{SmtpAgent, SmtpContext};
 use crate::virtual_::agent as virtual_agent;
 
+/// Jobs of one destination handed to one worker together, delivered one after
+/// the other (see `Transport::batch_limit`).
+pub type Batch = Vec<Work>;
+
 /// One job and the destination queue it was charged to.
 #[derive(Debug)]
 pub struct Work {
@@ -145,6 +149,21 @@ impl Agent {
             Agent::Unavailable => builtin::unavailable(job),
         }
     }
+
+    /// Delivers the jobs of a batch in order, giving each result to `each`
+    /// with the job's position as soon as it is known.
+    fn deliver_batch(&mut self, batch: &[Work], each: &mut dyn FnMut(usize, DeliveryResult)) {
+        let jobs = || batch.iter().map(|w| &w.job).collect::<Vec<_>>();
+        match self {
+            Agent::Local(c) => local_agent::deliver_batch(&jobs(), c, each),
+            Agent::Virtual(c) => virtual_agent::deliver_batch(&jobs(), c, each),
+            _ => {
+                for (i, w) in batch.iter().enumerate() {
+                    each(i, self.deliver(&w.job, w.backlog));
+                }
+            }
+        }
+    }
 }
 
 /// Starts one worker of transport `name`.
@@ -154,7 +173,7 @@ pub fn spawn(
     shared: Shared,
     cfg: Arc<Config>,
     queue: QueueHandle,
-    jobs: Receiver<Work>,
+    jobs: Receiver<Batch>,
     done: Sender<QmgrEvent>,
 ) -> std::io::Result<()> {
     let name = name.to_string();
@@ -170,47 +189,108 @@ fn run(
     shared: Shared,
     cfg: &Config,
     queue: &QueueHandle,
-    jobs: &Receiver<Work>,
+    jobs: &Receiver<Batch>,
     done: &Sender<QmgrEvent>,
 ) {
     crate::log::set_thread_tag(&cfg.get(names::SYSLOG_NAME), name);
-    let soft_bounce = cfg.get_bool(names::SOFT_BOUNCE).unwrap_or(false);
-    let myhostname = cfg.get(names::MYHOSTNAME);
+    let mut reporter = Reporter {
+        name,
+        queue,
+        done,
+        soft_bounce: cfg.get_bool(names::SOFT_BOUNCE).unwrap_or(false),
+        myhostname: cfg.get(names::MYHOSTNAME),
+        answered: Vec::new(),
+        count: 0,
+        start: 0.0,
+        gone: false,
+    };
     let mut agent = Agent::open(kind, shared, cfg);
-    while let Some(Work {
-        job,
-        dest,
-        origin,
-        backlog,
-    }) = next_job(&mut agent, jobs)
-    {
-        let start = now();
-        // A panicking agent must not lose the job: its recipients are deferred.
-        let result = catch_unwind(AssertUnwindSafe(|| agent.deliver(&job, backlog)))
-            .unwrap_or_else(|_| crashed(&job));
-        let mut result = complete(&job, result, soft_bounce);
-        forward::resubmit(queue, &job, &origin, &myhostname, &mut result);
-        let times = Times {
-            arrival: job.arrival as f64,
-            active: job.active_since,
-            start,
-            end: now(),
-        };
-        log_result(&job, &result, times);
-        let event = QmgrEvent::Done {
-            transport: name.to_string(),
-            dest,
-            result,
-        };
-        if done.send(event).is_err() {
+    while let Some(batch) = next_batch(&mut agent, jobs) {
+        reporter.begin(batch.len());
+        // A panicking agent must not lose the jobs: those it did not answer
+        // are deferred.
+        let delivered = catch_unwind(AssertUnwindSafe(|| {
+            agent.deliver_batch(&batch, &mut |i, result| reporter.report(&batch, i, result))
+        }));
+        if delivered.is_err() {
+            ::log::warn!("{name}: delivery agent failed; its jobs are deferred");
+        }
+        for (i, w) in batch.iter().enumerate() {
+            if !reporter.answered[i] {
+                reporter.report(&batch, i, crashed(&w.job));
+            }
+        }
+        if reporter.gone {
             return;
         }
     }
 }
 
-/// The next job; while the smtp agent keeps an idle connection, wakes up to
+/// Completes, logs and answers the jobs of one batch as their results come.
+struct Reporter<'a> {
+    name: &'a str,
+    queue: &'a QueueHandle,
+    done: &'a Sender<QmgrEvent>,
+    soft_bounce: bool,
+    myhostname: String,
+    /// Which jobs of the batch have been answered, and how many.
+    answered: Vec<bool>,
+    count: usize,
+    /// When the current job started: the batch's start, then the end of
+    /// the job before it.
+    start: f64,
+    /// The queue manager has gone.
+    gone: bool,
+}
+
+impl Reporter<'_> {
+    fn begin(&mut self, len: usize) {
+        self.answered = vec![false; len];
+        self.count = 0;
+        self.start = now();
+    }
+
+    /// Job `i` of `batch` has its result: complete it, resubmit forwarded
+    /// copies, log it and tell the queue manager (the last answer of the
+    /// batch frees its place). A second result for the same job is ignored.
+    fn report(&mut self, batch: &[Work], i: usize, result: DeliveryResult) {
+        let Some(Work {
+            job, dest, origin, ..
+        }) = batch.get(i)
+        else {
+            return;
+        };
+        if self.answered[i] {
+            return;
+        }
+        self.answered[i] = true;
+        self.count += 1;
+        let mut result = complete(job, result, self.soft_bounce);
+        forward::resubmit(self.queue, job, origin, &self.myhostname, &mut result);
+        let end = now();
+        let times = Times {
+            arrival: job.arrival as f64,
+            active: job.active_since,
+            start: self.start.max(job.active_since),
+            end,
+        };
+        self.start = end;
+        log_result(job, &result, times);
+        let event = QmgrEvent::Done {
+            transport: self.name.to_string(),
+            dest: dest.clone(),
+            result,
+            last: self.count == batch.len(),
+        };
+        if self.done.send(event).is_err() {
+            self.gone = true;
+        }
+    }
+}
+
+/// The next batch; while the smtp agent keeps an idle connection, wakes up to
 /// close it when `smtp_connection_cache_time_limit` runs out.
-fn next_job(agent: &mut Agent, jobs: &Receiver<Work>) -> Option<Work> {
+fn next_batch(agent: &mut Agent, jobs: &Receiver<Batch>) -> Option<Batch> {
     loop {
         let deadline = match agent {
             Agent::Smtp(a) => a.idle_deadline(),

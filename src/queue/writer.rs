@@ -340,12 +340,13 @@ fn run(
                 Err(e) => log::warn!("queue: cannot set synchronous={level}: {e}"),
             }
         }
-        if commit_batch(&mut conn, batch, announce) {
+        // Counted before anybody is answered, so that an answer sees its commit.
+        commit_batch(&mut conn, batch, announce, || {
             commits.all.fetch_add(1, Ordering::Relaxed);
             if synced {
                 commits.synced.fetch_add(1, Ordering::Relaxed);
             }
-        }
+        });
         if stop {
             return;
         }
@@ -365,14 +366,18 @@ fn needs_sync(request: &Request) -> bool {
 }
 
 /// Applies each request under its own savepoint (one bad request does not sink
-/// the others), commits once, then answers. Nobody hears success before COMMIT.
-/// Returns whether a transaction was committed.
-fn commit_batch(conn: &mut Connection, batch: Vec<Request>, announce: &Sender<QueueId>) -> bool {
+/// the others), commits once, calls `committed`, then answers. Nobody hears
+/// success before COMMIT.
+fn commit_batch(
+    conn: &mut Connection,
+    batch: Vec<Request>,
+    announce: &Sender<QueueId>,
+    committed: impl FnOnce(),
+) {
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
-            fail_all(batch, Arc::new(e));
-            return false;
+            return fail_all(batch, Arc::new(e));
         }
     };
     let mut applied = Vec::with_capacity(batch.len());
@@ -385,6 +390,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Request>, announce: &Sender<Qu
     match tx.commit() {
         Ok(()) => {
             log::debug!("queue: committed {} requests", applied.len());
+            committed();
             for request in &applied {
                 if let Request::Insert { message, .. } = request {
                     if message.queue == QueueName::Incoming {
@@ -393,12 +399,8 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Request>, announce: &Sender<Qu
                 }
             }
             applied.into_iter().for_each(answer_ok);
-            true
         }
-        Err(e) => {
-            fail_all(applied, Arc::new(e));
-            false
-        }
+        Err(e) => fail_all(applied, Arc::new(e)),
     }
 }
 

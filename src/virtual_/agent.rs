@@ -171,6 +171,23 @@ impl VirtualContext {
     }
 }
 
+/// Delivers `jobs` one after the other, giving each result to `each` with the
+/// job's position as soon as it is known (see `local::agent::deliver_batch`).
+pub fn deliver_batch(
+    jobs: &[&DeliveryJob],
+    ctx: &VirtualContext,
+    each: &mut dyn FnMut(usize, DeliveryResult),
+) {
+    match &ctx.helper {
+        Some(helper) => helper.deliver_batch(Agent::Virtual, jobs, each),
+        None => {
+            for (i, job) in jobs.iter().enumerate() {
+                each(i, deliver(job, ctx));
+            }
+        }
+    }
+}
+
 /// Delivers `job` to hosted mailboxes; one result per recipient, in order.
 pub fn deliver(job: &DeliveryJob, ctx: &VirtualContext) -> DeliveryResult {
     if let Some(helper) = &ctx.helper {
