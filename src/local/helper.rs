@@ -184,32 +184,38 @@ impl HelperClient {
             answered = i + 1;
             each(i, result_of(jobs[i], checked(agent, jobs[i], r)));
         };
-        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        // The session is taken out while the batch runs and put back only
+        // when every answer was read: should `each` panic, it is dropped,
+        // not left half-read for the next job.
+        let mut session = self
+            .session
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         let mut fresh = false;
         let failed = loop {
-            let stream = match session.as_mut() {
+            let mut stream = match session.take() {
                 Some(s) => s,
                 None => match self.open_session() {
                     Ok(s) => {
                         fresh = true;
-                        session.insert(s)
+                        s
                     }
                     Err(e) => break Some(e),
                 },
             };
-            match pipeline(stream, agent, jobs, &mut reported) {
-                Ok(()) => break None,
-                Err(e) => {
-                    *session = None;
-                    // A session child gone before it took anything (not a
-                    // byte written) is replaced once, as in `exchange`.
-                    if e.written || fresh {
-                        break Some(e.error);
-                    }
+            match pipeline(&mut stream, agent, jobs, &mut reported) {
+                Ok(()) => {
+                    session = Some(stream);
+                    break None;
                 }
+                // A session child gone before it took anything (not a byte
+                // written) is replaced once, as in `exchange`.
+                Err(e) if e.written || fresh => break Some(e.error),
+                Err(_) => {}
             }
         };
-        drop(session);
+        *self.session.lock().unwrap_or_else(|p| p.into_inner()) = session;
         if let Some(e) = failed {
             log::warn!("{e}");
             for (i, job) in jobs.iter().enumerate().skip(answered) {

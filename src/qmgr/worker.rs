@@ -263,8 +263,6 @@ impl Reporter<'_> {
         if self.answered[i] {
             return;
         }
-        self.answered[i] = true;
-        self.count += 1;
         let mut result = complete(job, result, self.soft_bounce);
         forward::resubmit(self.queue, job, origin, &self.myhostname, &mut result);
         let end = now();
@@ -276,6 +274,10 @@ impl Reporter<'_> {
         };
         self.start = end;
         log_result(job, &result, times);
+        // Counted only now: a panic above leaves the job to be deferred
+        // (`crashed`), and its answer still frees the batch's place.
+        self.answered[i] = true;
+        self.count += 1;
         let event = QmgrEvent::Done {
             transport: self.name.to_string(),
             dest: dest.clone(),

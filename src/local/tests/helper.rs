@@ -221,3 +221,27 @@ fn session_lost_in_a_batch_defers_the_rest() {
         }
     }
 }
+
+/// A panic while a result is reported (in the worker, after the helper
+/// answered) must not leave the half-read session for the next job: it is
+/// dropped, and the next job needs a new session (here none can be opened,
+/// so it is deferred instead of reading the old batch's answers).
+#[test]
+fn panic_in_a_batch_drops_the_session() {
+    let (client, _dir, child) = echo_session();
+    let jobs: Vec<DeliveryJob> = (0..4).map(|_| job(&["a"], MESSAGE)).collect();
+    let refs: Vec<&DeliveryJob> = jobs.iter().collect();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        client.deliver_batch(Agent::Local, &refs, &mut |i, _| {
+            assert!(i < 1, "worker fails reporting job {i}");
+        })
+    }));
+    assert!(caught.is_err());
+    let r = client.deliver(Agent::Local, &job(&["b"], MESSAGE));
+    assert!(
+        matches!(&r.recipients[0].outcome, Outcome::Deferred(d) if d.reason == "delivery helper failed"),
+        "{r:?}"
+    );
+    // The session child saw its session closed.
+    child.join().unwrap();
+}
