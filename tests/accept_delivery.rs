@@ -1038,3 +1038,50 @@ fn notify_success_reports_the_local_delivery_to_the_sender() {
     assert!(report.contains("Action: delivered\n"), "{report}");
     assert!(report.contains("Status: 2.0.0\n"), "{report}");
 }
+
+/// virtual_alias_maps with `recipient_delimiter = +`, as Postfix's
+/// mail_addr_map.c: `bob+news@` matches the entry for `bob@` and the
+/// extension is carried over to the result (propagate_unmatched_extensions
+/// = canonical, virtual); `@domain` results keep the user and extension.
+#[test]
+fn virtual_aliases_carry_the_address_extension() {
+    let extra = format!(
+        "recipient_delimiter = +\n\
+         virtual_alias_domains = valias.test, rename.test\n\
+         virtual_alias_maps = inline:{{ {{bob@valias.test = nobody@{HOSTNAME}}}, \
+         {{@rename.test = @{HOSTNAME}}} }}"
+    );
+    let site = Site::new(&Setup {
+        extra: &extra,
+        ..MAILDIR
+    });
+    let id = site.send(
+        &addr("root"),
+        &["bob+news@valias.test", "root+x@rename.test"],
+        "extension",
+    );
+    site.wait_line(&[&format!("{id}: removed")], 1, 15);
+    let log = site.log();
+    for (to, orig) in [
+        (format!("nobody+news@{HOSTNAME}"), "bob+news@valias.test"),
+        (format!("root+x@{HOSTNAME}"), "root+x@rename.test"),
+    ] {
+        let sent = lines_with(
+            &log,
+            &[
+                &format!("{id}: to=<{to}>, orig_to=<{orig}>, relay=local"),
+                "status=sent (delivered to maildir)",
+            ],
+        );
+        assert_eq!(sent.len(), 1, "{log}");
+    }
+    for (user, to) in [("nobody", "nobody+news"), ("root", "root+x")] {
+        let msgs = site.maildir(user);
+        assert_eq!(msgs.len(), 1, "{user}: {log}");
+        assert!(
+            msgs[0].contains(&format!("Delivered-To: {to}@{HOSTNAME}\n")),
+            "{}",
+            msgs[0]
+        );
+    }
+}

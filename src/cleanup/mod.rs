@@ -34,6 +34,7 @@ pub struct Settings {
     pub header_size_limit: usize,
     pub always_add_missing_headers: bool,
     pub alias_limits: virtual_alias::Limits,
+    pub alias_extensions: virtual_alias::Extensions,
 }
 
 /// One message as smtpd hands it over.
@@ -108,7 +109,7 @@ fn store(
     sub: Submission,
     local: Option<&Local>,
 ) -> Result<Durable, CleanupError> {
-    let recipients = rewrite_recipients(aliases, sub.recipients, settings.alias_limits)?;
+    let recipients = rewrite_recipients(aliases, sub.recipients, settings)?;
     let id = sub.queue_id.to_string();
     let single = (sub.recipients.len() == 1)
         .then(|| sub.recipients.first().map(|r| r.address.to_string()))
@@ -195,13 +196,18 @@ fn store(
 fn rewrite_recipients(
     aliases: Option<&MapList>,
     rcpts: &[Recipient],
-    limits: virtual_alias::Limits,
+    settings: &Settings,
 ) -> Result<Vec<NewRecipient>, virtual_alias::AliasError> {
     let mut out: Vec<NewRecipient> = Vec::new();
     for r in rcpts {
         let orig = r.address.to_string();
         let targets = match aliases {
-            Some(maps) => virtual_alias::expand(maps, &orig, limits)?,
+            Some(maps) => virtual_alias::expand(
+                maps,
+                &orig,
+                settings.alias_limits,
+                &settings.alias_extensions,
+            )?,
             None => vec![orig.clone()],
         };
         for t in targets {

@@ -17,6 +17,10 @@ fn settings() -> Settings {
             recursion: 3,
             expansion: 2,
         },
+        alias_extensions: virtual_alias::Extensions {
+            split: crate::mail::extension::Splitter::new("+", true, "double-bounce"),
+            propagate: true,
+        },
     }
 }
 

@@ -194,6 +194,10 @@ pub mod names {
     pub const SMTP_ENFORCE_TLS: &str = "smtp_enforce_tls";
     pub const SMTP_USE_TLS: &str = "smtp_use_tls";
     pub const SMTP_TLS_ENFORCE_PEERNAME: &str = "smtp_tls_enforce_peername";
+    pub const RECIPIENT_DELIMITER: &str = "recipient_delimiter";
+    pub const OWNER_REQUEST_SPECIAL: &str = "owner_request_special";
+    pub const DOUBLE_BOUNCE_SENDER: &str = "double_bounce_sender";
+    pub const PROPAGATE_UNMATCHED_EXTENSIONS: &str = "propagate_unmatched_extensions";
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
+use super::params::names;
 use super::{params, Config, ConfigError};
+use crate::mail::extension::Splitter;
 
 impl Config {
     /// `yes`/`no` (any case), else "bad boolean configuration: name = value".
@@ -57,6 +59,25 @@ impl Config {
     /// `{ ... }` group stays one element.
     pub fn get_list(&self, name: &str) -> Vec<String> {
         split_list(&self.get(name))
+    }
+
+    /// Where local parts split into user and extension (Postfix
+    /// split_addr.c): `recipient_delimiter`, `owner_request_special`,
+    /// `double_bounce_sender`.
+    pub fn address_splitter(&self) -> Result<Splitter, ConfigError> {
+        Ok(Splitter::new(
+            &self.try_get(names::RECIPIENT_DELIMITER)?,
+            self.get_bool(names::OWNER_REQUEST_SPECIAL)?,
+            &self.try_get(names::DOUBLE_BOUNCE_SENDER)?,
+        ))
+    }
+
+    /// Does `propagate_unmatched_extensions` name `lookup` (`canonical`,
+    /// `virtual`, `alias`, `forward`, `include`, `generic`)?
+    pub fn propagates_extension(&self, lookup: &str) -> bool {
+        self.get_list(names::PROPAGATE_UNMATCHED_EXTENSIONS)
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(lookup))
     }
 }
 

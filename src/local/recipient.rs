@@ -486,8 +486,7 @@ impl Walk<'_> {
             None => (address, s.myorigin.clone()),
         };
         let local = local.to_lowercase();
-        let (user, extension, delimiter) =
-            split_extension(&local, &s.recipient_delimiter, s.owner_request_special);
+        let (user, extension, delimiter) = split_extension(&local, &s.split);
         Parts {
             local: local.clone(),
             user,

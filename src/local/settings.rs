@@ -3,6 +3,7 @@
 //!
 //! Mirrors the parameter tables of Postfix local/local.c main(). Reads
 //! `alias_maps`, `recipient_delimiter`, `luser_relay`, `owner_request_special`,
+//! `double_bounce_sender`,
 //! `expand_owner_alias`, `myorigin`, `mydestination`, `myhostname`,
 //! `enable_original_recipient`, `require_home_directory`,
 //! `propagate_unmatched_extensions`, `duplicate_filter_limit`, `mailbox_command`,
@@ -17,6 +18,7 @@
 use std::path::PathBuf;
 
 use crate::config::{Config, ConfigError};
+use crate::mail::extension::Splitter;
 
 use super::command::CommandSettings;
 use super::copy::DeliveredHeader;
@@ -94,6 +96,9 @@ pub struct LocalSettings {
     pub alias_maps: String,
     /// `recipient_delimiter`: each character is a delimiter (Postfix 2.11+).
     pub recipient_delimiter: String,
+    /// Where local parts split (`recipient_delimiter`,
+    /// `owner_request_special`, `double_bounce_sender`).
+    pub split: Splitter,
     pub luser_relay: String,
     pub owner_request_special: bool,
     pub expand_owner_alias: bool,
@@ -179,6 +184,7 @@ impl LocalSettings {
         Ok(LocalSettings {
             alias_maps: cfg.get(ALIAS_MAPS),
             recipient_delimiter: cfg.get(RECIPIENT_DELIMITER),
+            split: cfg.address_splitter()?,
             luser_relay: cfg.get(LUSER_RELAY),
             owner_request_special: cfg.get_bool(OWNER_REQUEST_SPECIAL)?,
             expand_owner_alias: cfg.get_bool(EXPAND_OWNER_ALIAS)?,

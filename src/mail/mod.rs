@@ -9,7 +9,7 @@
 //! Domain}`, `dsn::{StatusCode, Dsn, Outcome, Ret, Notify, OrigRcpt}`,
 //! `envelope::{Envelope, Recipient, MailParams, RcptParams, Body}`,
 //! `delivery::{DeliveryJob, JobRecipient, ClientInfo, DeliveryResult, RecipientResult}`,
-//! `extension::split_addr` (where a local part's extension starts).
+//! `extension::Splitter` (where a local part's extension starts).
 #![allow(dead_code)] // wired in by the daemon (issue 3)
 
 pub mod address;

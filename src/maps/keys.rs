@@ -17,7 +17,7 @@
 
 use std::net::IpAddr;
 
-use crate::mail::extension::split_addr;
+use crate::mail::extension::Splitter;
 
 /// Host-name keys, access(5) "DOMAIN NAME PATTERNS": the full name, then each
 /// parent domain — bare (`example.com`) when `parent_matches_subdomains` (the
@@ -68,28 +68,22 @@ pub fn access_ip_keys(ip: &str) -> Vec<String> {
     keys
 }
 
-/// `localpart` without its extension, where Postfix's split_addr() cuts it
-/// (`owner_request_special` at its default, yes).
-fn strip_extension<'a>(local: &'a str, delimiters: &str) -> Option<&'a str> {
-    split_addr(local, delimiters, true).map(|(i, _)| &local[..i])
-}
-
 /// Email-address keys, access(5) "EMAIL ADDRESS PATTERNS": `user+ext@domain`,
 /// `user@domain`, the domain and its parents (as `access_host_keys`),
-/// `user+ext@`, `user@`. `delimiters` is `recipient_delimiter` (any of its
-/// characters starts an extension). An address without `@` gives the local-part
+/// `user+ext@`, `user@`. `split` says where the extension starts
+/// (`recipient_delimiter`, split_addr.c). An address without `@` gives the local-part
 /// forms only. The null sender is the caller's business
 /// (`smtpd_null_access_lookup_key`).
 pub fn access_address_keys(
     address: &str,
-    delimiters: &str,
+    split: &Splitter,
     parent_matches_subdomains: bool,
 ) -> Vec<String> {
     let (local, domain) = match address.rfind('@') {
         Some(i) => (&address[..i], Some(&address[i + 1..])),
         None => (address, None),
     };
-    let base = strip_extension(local, delimiters);
+    let base = split.base(local);
     let mut keys = Vec::new();
     match domain {
         Some(domain) => {
@@ -189,8 +183,10 @@ mod tests {
 
     #[test]
     fn address_keys_in_access_5_order() {
+        let plus = Splitter::new("+", true, "double-bounce");
+        let dash = Splitter::new("-", true, "double-bounce");
         assert_eq!(
-            access_address_keys("user+ext@mail.example.com", "+", true),
+            access_address_keys("user+ext@mail.example.com", &plus, true),
             vec![
                 "user+ext@mail.example.com",
                 "user@mail.example.com",
@@ -202,21 +198,21 @@ mod tests {
             ]
         );
         assert_eq!(
-            access_address_keys("user@example.com", "", false),
+            access_address_keys("user@example.com", &Splitter::default(), false),
             vec!["user@example.com", "example.com", ".com", "user@"]
         );
         // Mailing-list names are not split at "-" (Postfix split_addr).
         assert_eq!(
-            access_address_keys("owner-list@x", "-", true),
+            access_address_keys("owner-list@x", &dash, true),
             vec!["owner-list@x", "x", "owner-list@"]
         );
         // Nor is MAILER-DAEMON; with + as the delimiter owner-list+x is split.
         assert_eq!(
-            access_address_keys("MAILER-DAEMON@x", "-", true),
+            access_address_keys("MAILER-DAEMON@x", &dash, true),
             vec!["MAILER-DAEMON@x", "x", "MAILER-DAEMON@"]
         );
         assert_eq!(
-            access_address_keys("owner-list+x@y", "+", true),
+            access_address_keys("owner-list+x@y", &plus, true),
             vec![
                 "owner-list+x@y",
                 "owner-list@y",
@@ -226,8 +222,13 @@ mod tests {
             ]
         );
         assert_eq!(
-            access_address_keys("root", "+", true),
+            access_address_keys("root", &plus, true),
             vec!["root", "root@"]
+        );
+        // owner_request_special = no: the list convention splits at "-".
+        assert_eq!(
+            access_address_keys("owner-list@x", &Splitter::new("-", false, ""), true),
+            vec!["owner-list@x", "owner@x", "x", "owner-list@", "owner@"]
         );
     }
 

@@ -62,6 +62,10 @@ impl Job {
                 recursion: count(VIRTUAL_ALIAS_RECURSION_LIMIT)?,
                 expansion: count(VIRTUAL_ALIAS_EXPANSION_LIMIT)?,
             },
+            alias_extensions: virtual_alias::Extensions {
+                split: cfg.address_splitter()?,
+                propagate: cfg.propagates_extension("virtual"),
+            },
         };
         Ok(Job {
             queue_dir: PathBuf::from(cfg.get(crate::master::QUEUE_DIRECTORY)),
@@ -302,6 +306,7 @@ mod tests {
                     recursion: 1000,
                     expansion: 1000,
                 },
+                alias_extensions: Default::default(),
             },
             myorigin: "mx.test".into(),
             aliases: String::new(),

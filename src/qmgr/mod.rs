@@ -12,7 +12,7 @@
 //! `<transport>_destination_concurrency_limit`,
 //! `<transport>_destination_recipient_limit`, `local_transport`,
 //! `virtual_transport`, `relay_transport`, `default_transport`, `relayhost`,
-//! `transport_maps`, `recipient_delimiter`, `soft_bounce`,
+//! `transport_maps`, `recipient_delimiter`, `owner_request_special`, `soft_bounce`,
 //! `double_bounce_sender`, `syslog_name`, and the address-class lists of
 //! `resolve`. RFC 3461 (NOTIFY) for which notices are sent.
 //!

@@ -20,7 +20,6 @@ pub const RELAY_TRANSPORT: &str = "relay_transport";
 pub const DEFAULT_TRANSPORT: &str = "default_transport";
 pub const RELAYHOST: &str = "relayhost";
 pub const TRANSPORT_MAPS: &str = "transport_maps";
-pub const RECIPIENT_DELIMITER: &str = "recipient_delimiter";
 pub const SOFT_BOUNCE: &str = "soft_bounce";
 pub const SYSLOG_NAME: &str = "syslog_name";
 pub const DOUBLE_BOUNCE_SENDER: &str = "double_bounce_sender";
@@ -64,7 +63,6 @@ mod tests {
             DEFAULT_TRANSPORT,
             RELAYHOST,
             TRANSPORT_MAPS,
-            RECIPIENT_DELIMITER,
             SOFT_BOUNCE,
             SYSLOG_NAME,
             DOUBLE_BOUNCE_SENDER,

@@ -7,7 +7,8 @@
 //! itself comes from smtpd's relay-control resolver, so both agree on what is
 //! local. Reads `local_transport`, `virtual_transport`, `relay_transport`,
 //! `default_transport`, `relayhost`, `transport_maps`, `recipient_delimiter`,
-//! `parent_domain_matches_subdomains`, and through the class resolver
+//! `owner_request_special`, `double_bounce_sender` (where an extension is
+//! stripped, split_addr.c), `parent_domain_matches_subdomains`, and through the class resolver
 //! `mydestination`, `inet_interfaces`, `proxy_interfaces`,
 //! `virtual_alias_domains`, `virtual_mailbox_domains`, `relay_domains`.
 
@@ -15,6 +16,7 @@ use thiserror::Error;
 
 use super::names;
 use crate::config::{Config, ConfigError};
+use crate::mail::extension::Splitter;
 use crate::maps::keys::access_host_keys;
 use crate::maps::{MapError, MapList, OpenFlags};
 use crate::smtpd::restrictions::relay::{Class, Resolver};
@@ -53,7 +55,7 @@ pub struct Router {
     relay_transport: String,
     default_transport: String,
     relayhost: String,
-    delimiters: String,
+    split: Splitter,
     parent: bool,
 }
 
@@ -85,7 +87,7 @@ impl Router {
             relay_transport: cfg.try_get(names::RELAY_TRANSPORT)?,
             default_transport: cfg.try_get(names::DEFAULT_TRANSPORT)?,
             relayhost: cfg.try_get(names::RELAYHOST)?,
-            delimiters: cfg.try_get(names::RECIPIENT_DELIMITER)?,
+            split: cfg.address_splitter()?,
             parent: parent_matches(cfg, names::TRANSPORT_MAPS),
         })
     }
@@ -142,11 +144,9 @@ impl Router {
         };
         let address = address.to_lowercase();
         let mut keys = vec![address.clone()];
-        if let Some((local, dom)) = address.rsplit_once('@') {
-            if let Some(i) = local.find(|c| self.delimiters.contains(c)) {
-                if i > 0 {
-                    keys.push(format!("{}@{dom}", &local[..i]));
-                }
+        if address.contains('@') {
+            if let Some((stripped, _)) = self.split.strip(&address) {
+                keys.push(stripped);
             }
         }
         if !domain.is_empty() {

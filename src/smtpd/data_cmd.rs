@@ -128,6 +128,7 @@ pub(super) fn finish(s: &mut Session, content: Vec<u8>) -> Flow {
             recursion: st.virtual_alias_recursion_limit,
             expansion: st.virtual_alias_expansion_limit,
         },
+        alias_extensions: st.virtual_alias_extensions.clone(),
     };
     let addr = s.client.addr.to_string();
     let rfc_addr = s.client.rfc_addr();

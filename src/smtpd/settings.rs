@@ -91,6 +91,9 @@ pub struct Settings {
     pub virtual_alias_maps: String,
     pub virtual_alias_recursion_limit: usize,
     pub virtual_alias_expansion_limit: usize,
+    /// Extensions in virtual alias look-ups (`recipient_delimiter` and
+    /// `propagate_unmatched_extensions`).
+    pub virtual_alias_extensions: crate::cleanup::virtual_alias::Extensions,
     /// `local_header_rewrite_clients` words (permit_mynetworks, permit_inet_interfaces, ...).
     pub local_header_rewrite_clients: Vec<String>,
     pub always_add_missing_headers: bool,
@@ -182,6 +185,10 @@ impl Settings {
             virtual_alias_maps: cfg.get(VIRTUAL_ALIAS_MAPS),
             virtual_alias_recursion_limit: uint(cfg, VIRTUAL_ALIAS_RECURSION_LIMIT)? as usize,
             virtual_alias_expansion_limit: uint(cfg, VIRTUAL_ALIAS_EXPANSION_LIMIT)? as usize,
+            virtual_alias_extensions: crate::cleanup::virtual_alias::Extensions {
+                split: cfg.address_splitter()?,
+                propagate: cfg.propagates_extension("virtual"),
+            },
             local_header_rewrite_clients: cfg.get_list(LOCAL_HEADER_REWRITE_CLIENTS),
             always_add_missing_headers: flag(cfg, ALWAYS_ADD_MISSING_HEADERS)?,
             tls: server_settings(cfg, tls_level)?,

@@ -20,6 +20,7 @@ use crate::local::wire::Agent;
 use crate::local::Envelope;
 use crate::mail::delivery::{DeliveryJob, DeliveryResult, JobRecipient, RecipientResult};
 use crate::mail::dsn::Outcome;
+use crate::mail::extension::Splitter;
 use crate::maps::{MapError, MapList, OpenFlags};
 
 use super::lookup::{self, LookupError};
@@ -67,7 +68,7 @@ struct Tables {
 pub struct VirtualContext {
     base: PathBuf,
     minimum_uid: u32,
-    recipient_delimiter: String,
+    split: Splitter,
     enable_original_recipient: bool,
     specs: [String; 3],
     flags: OpenFlags,
@@ -119,7 +120,7 @@ impl VirtualContext {
         let ctx = VirtualContext {
             base: PathBuf::from(cfg.get(VIRTUAL_MAILBOX_BASE)),
             minimum_uid,
-            recipient_delimiter: writers.recipient_delimiter.clone(),
+            split: writers.split.clone(),
             enable_original_recipient: writers.enable_original_recipient,
             specs: [
                 cfg.get(VIRTUAL_MAILBOX_MAPS),
@@ -236,7 +237,7 @@ fn one(
             format!("mail forwarding loop for {address}"),
         ));
     }
-    let keys = lookup::address_keys(address, &ctx.recipient_delimiter);
+    let keys = lookup::address_keys(address, &ctx.split);
     let config_error = |e: LookupError| {
         log::warn!("{e}");
         Failure::new("4.3.5", "mail system configuration error")

@@ -5,6 +5,7 @@
 //! the uid/gid checks of virtual/mailbox.c. Reads `recipient_delimiter` and
 //! `virtual_minimum_uid` (passed in).
 
+use crate::mail::extension::Splitter;
 use crate::maps::{MapError, MapList};
 
 /// A table that could not be searched, or gave a value virtual(8) refuses.
@@ -39,17 +40,15 @@ pub enum LookupError {
 
 /// The keys in virtual(8)'s order: `user+ext@domain`, `user@domain`, `@domain`
 /// (regexp and pcre tables see only the first; MapList::find_first skips them).
-pub fn address_keys(address: &str, delimiters: &str) -> Vec<String> {
+pub fn address_keys(address: &str, split: &Splitter) -> Vec<String> {
     let address = address.to_lowercase();
     let Some(at) = address.rfind('@') else {
         return vec![address];
     };
     let (local, domain) = (&address[..at], &address[at..]);
     let mut keys = vec![address.clone()];
-    if !delimiters.is_empty() {
-        if let Some(pos) = local.find(|c| delimiters.contains(c)).filter(|p| *p > 0) {
-            keys.push(format!("{}{domain}", &local[..pos]));
-        }
+    if let Some(base) = split.base(local) {
+        keys.push(format!("{base}{domain}"));
     }
     keys.push(domain.to_string());
     keys
@@ -104,16 +103,24 @@ pub fn number(
 #[cfg(test)]
 mod tests {
     use super::address_keys;
+    use crate::mail::extension::Splitter;
 
     #[test]
     fn search_order_of_virtual_8() {
+        let plus = Splitter::new("+", true, "double-bounce");
         assert_eq!(
-            address_keys("Bob+Spam@Example.COM", "+"),
+            address_keys("Bob+Spam@Example.COM", &plus),
             ["bob+spam@example.com", "bob@example.com", "@example.com"]
         );
         assert_eq!(
-            address_keys("bob@example.com", ""),
+            address_keys("bob@example.com", &Splitter::default()),
             ["bob@example.com", "@example.com"]
+        );
+        // split_addr.c: double_bounce_sender never splits.
+        let dash = Splitter::new("-", true, "double-bounce");
+        assert_eq!(
+            address_keys("double-bounce@example.com", &dash),
+            ["double-bounce@example.com", "@example.com"]
         );
     }
 }

@@ -110,11 +110,7 @@ fn address_lookup(
     let canonical = format!("{}@{}", resolved.local, resolved.domain);
     Ok(Some(Lookup {
         stage: stage(addr, class),
-        groups: vec![access_address_keys(
-            &canonical,
-            &r.delimiter,
-            r.access_parent,
-        )],
+        groups: vec![access_address_keys(&canonical, &r.split, r.access_parent)],
         suspicious: class == reply::RECIPIENT
             && resolved.routed
             && !r.resolver.allow_untrusted_routing,

@@ -81,6 +81,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 
 use crate::config::{Config, ConfigError};
+use crate::mail::extension::Splitter;
 use crate::maps::{self, Map, MapError, OpenFlags};
 use crate::smtpd::reply::Reply;
 use crate::tls::TlsFacts;
@@ -405,7 +406,9 @@ pub struct Restrictions {
     pub(crate) relay_clientcerts: TableList,
     pub(crate) codes: Codes,
     pub(crate) soft_bounce: bool,
-    pub(crate) delimiter: String,
+    /// Where local parts split (`recipient_delimiter`, `owner_request_special`,
+    /// `double_bounce_sender`).
+    pub(crate) split: Splitter,
     /// parent_domain_matches_subdomains lists smtpd_access_maps.
     pub(crate) access_parent: bool,
     pub(crate) null_sender_key: String,
@@ -510,7 +513,7 @@ impl Restrictions {
             relay_clientcerts: TableList::open(cfg, names::RELAY_CLIENTCERTS, flags)?,
             codes: Codes::read(cfg)?,
             soft_bounce: cfg.get_bool(names::SOFT_BOUNCE)?,
-            delimiter: cfg.get(names::RECIPIENT_DELIMITER),
+            split: cfg.address_splitter()?,
             access_parent: parent_matches(cfg, names::ACCESS_MAPS_FEATURE),
             null_sender_key: cfg.get(names::NULL_ACCESS_KEY),
         })

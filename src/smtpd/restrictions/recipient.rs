@@ -10,6 +10,7 @@
 //! `double_bounce_sender` and the `unknown_*_reject_code` parameters.
 
 use crate::config::Config;
+use crate::mail::extension::Splitter;
 use crate::maps::OpenFlags;
 
 use super::evaluate::{Eval, Outcome};
@@ -42,15 +43,8 @@ impl RecipientMaps {
 
 /// mail_addr_find() keys: `user+ext@domain`, `user@domain`, then for our own
 /// domains `user+ext`, `user`, and finally `@domain`.
-fn addr_keys(local: &str, domain: &str, delim: &str, ours: bool) -> Vec<String> {
-    let base = (!delim.is_empty())
-        .then(|| {
-            local
-                .find(|c| delim.contains(c))
-                .filter(|&i| i > 0)
-                .map(|i| &local[..i])
-        })
-        .flatten();
+fn addr_keys(local: &str, domain: &str, split: &Splitter, ours: bool) -> Vec<String> {
+    let base = split.base(local);
     let mut keys = vec![format!("{local}@{domain}")];
     keys.extend(base.map(|b| format!("{b}@{domain}")));
     if ours {
@@ -100,7 +94,7 @@ pub fn check(e: &mut Eval, addr: &str, class: &'static str) -> Outcome {
         return Outcome::Dunno;
     }
     let ours = resolved.class == Class::Local;
-    let keys = addr_keys(&resolved.local, &resolved.domain, &r.delimiter, ours);
+    let keys = addr_keys(&resolved.local, &resolved.domain, &r.split, ours);
     // Any address with a virtual alias exists, whatever its class.
     for t in [&maps.virtual_alias, table] {
         match t.find_first(&keys) {
@@ -124,11 +118,13 @@ pub fn check(e: &mut Eval, addr: &str, class: &'static str) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::addr_keys;
+    use crate::mail::extension::Splitter;
 
     #[test]
     fn keys_in_mail_addr_find_order() {
+        let plus = Splitter::new("+", true, "double-bounce");
         assert_eq!(
-            addr_keys("joe+x", "localhost", "+", true),
+            addr_keys("joe+x", "localhost", &plus, true),
             [
                 "joe+x@localhost",
                 "joe@localhost",
@@ -138,8 +134,14 @@ mod tests {
             ]
         );
         assert_eq!(
-            addr_keys("joe", "example.com", "", false),
+            addr_keys("joe", "example.com", &Splitter::default(), false),
             ["joe@example.com", "@example.com"]
+        );
+        // split_addr.c: list conventions stay whole when `-` delimits.
+        let dash = Splitter::new("-", true, "double-bounce");
+        assert_eq!(
+            addr_keys("owner-list", "localhost", &dash, true),
+            ["owner-list@localhost", "owner-list", "@localhost"]
         );
     }
 }
