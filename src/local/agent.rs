@@ -166,14 +166,8 @@ pub fn deliver_batch(
     ctx: &LocalContext,
     each: &mut dyn FnMut(usize, DeliveryResult),
 ) {
-    match &ctx.helper {
-        Some(helper) => helper.deliver_batch(Agent::Local, jobs, each),
-        None => {
-            for (i, job) in jobs.iter().enumerate() {
-                each(i, deliver(job, ctx));
-            }
-        }
-    }
+    let helper = ctx.helper.as_ref();
+    super::helper::deliver_batch_via(helper, Agent::Local, jobs, each, |j| deliver(j, ctx));
 }
 
 /// Delivers `job` to its local recipients; one result per job recipient, in

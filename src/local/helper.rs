@@ -298,6 +298,26 @@ impl HelperClient {
     }
 }
 
+/// Runs `jobs` through `helper` when the daemon has one (pipelined, see
+/// [`HelperClient::deliver_batch`]), else one after the other in this process
+/// with `deliver`; each result goes to `each` with the job's position.
+pub fn deliver_batch_via(
+    helper: Option<&HelperClient>,
+    agent: Agent,
+    jobs: &[&DeliveryJob],
+    each: &mut dyn FnMut(usize, DeliveryResult),
+    deliver: impl Fn(&DeliveryJob) -> DeliveryResult,
+) {
+    match helper {
+        Some(helper) => helper.deliver_batch(agent, jobs, each),
+        None => {
+            for (i, job) in jobs.iter().enumerate() {
+                each(i, deliver(job));
+            }
+        }
+    }
+}
+
 /// The relay name the results of `agent` carry.
 fn relay_name(agent: Agent) -> &'static str {
     match agent {

@@ -179,14 +179,10 @@ pub fn deliver_batch(
     ctx: &VirtualContext,
     each: &mut dyn FnMut(usize, DeliveryResult),
 ) {
-    match &ctx.helper {
-        Some(helper) => helper.deliver_batch(Agent::Virtual, jobs, each),
-        None => {
-            for (i, job) in jobs.iter().enumerate() {
-                each(i, deliver(job, ctx));
-            }
-        }
-    }
+    let helper = ctx.helper.as_ref();
+    crate::local::helper::deliver_batch_via(helper, Agent::Virtual, jobs, each, |j| {
+        deliver(j, ctx)
+    });
 }
 
 /// Delivers `job` to hosted mailboxes; one result per recipient, in order.
