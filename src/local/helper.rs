@@ -17,10 +17,11 @@
 //!   makes a socketpair, passes one end to the helper with SCM_RIGHTS over
 //!   the control socket, and writes jobs on the other (`wire.rs` format),
 //!   one after the other (the jobs of a batch are written while the child
-//!   works on the one before: [`HelperClient::deliver_batch`]). The helper forks one child per session and goes
-//!   back to waiting, so sessions run in parallel while the helper stays
-//!   single-threaded (fork is only safe in a single-threaded process). Like
-//!   a Postfix local(8) process, a session child serves many jobs, and ends
+//!   works on the one before: [`HelperClient::deliver_batch`]). The helper
+//!   forks one child per session and goes back to waiting, so sessions run
+//!   in parallel while the helper stays single-threaded (fork is only safe
+//!   in a single-threaded process). Like a Postfix local(8) process, a
+//!   session child serves many jobs, and ends
 //!   when its worker closes the session.
 //! - The session child loads main.cf (again when main.cf or master.cf
 //!   changed) and builds its agents from it ([`Handler`]); they live as long
@@ -153,14 +154,15 @@ impl HelperClient {
     /// Runs `job` in the helper. Any failure to talk to it defers every
     /// recipient: the mail stays queued.
     pub fn deliver(&self, agent: Agent, job: &DeliveryJob) -> DeliveryResult {
-        let recipients = match self.exchange(agent, job) {
-            Ok(r) => checked(agent, job, r),
-            Err(e) => {
-                log::warn!("{e}");
-                defer_all(job, relay_name(agent), "delivery helper failed")
-            }
-        };
-        result_of(job, recipients)
+        let mut result = None;
+        self.deliver_batch(agent, &[job], &mut |_, r| result = Some(r));
+        // deliver_batch answers every job; should it not, the job waits.
+        result.unwrap_or_else(|| {
+            result_of(
+                job,
+                defer_all(job, relay_name(agent), "delivery helper failed"),
+            )
+        })
     }
 
     /// Runs `jobs` in the helper one after the other on this client's
@@ -168,17 +170,16 @@ impl HelperClient {
     /// soon as it is read. The requests are written while the helper works
     /// (the session child finds the next job waiting when it has answered
     /// one), and written and read without blocking on either, so neither
-    /// side waits for the other to drain its socket. A failure defers the
-    /// jobs not answered yet, as in `deliver`.
+    /// side waits for the other to drain its socket. The session is opened
+    /// on first use; one whose child is gone before it took anything (not a
+    /// byte written) is replaced once. Any other failure defers the jobs not
+    /// answered yet (the Maildir names make a retry find what was delivered).
     pub fn deliver_batch(
         &self,
         agent: Agent,
         jobs: &[&DeliveryJob],
         each: &mut dyn FnMut(usize, DeliveryResult),
     ) {
-        if let [job] = jobs {
-            return each(0, self.deliver(agent, job));
-        }
         let mut answered = 0;
         let mut reported = |i: usize, r: Vec<RecipientResult>| {
             answered = i + 1;
@@ -209,8 +210,7 @@ impl HelperClient {
                     session = Some(stream);
                     break None;
                 }
-                // A session child gone before it took anything (not a byte
-                // written) is replaced once, as in `exchange`.
+                // A session child gone before it took anything is replaced once.
                 Err(e) if e.written || fresh => break Some(e.error),
                 Err(_) => {}
             }
@@ -221,50 +221,6 @@ impl HelperClient {
             for (i, job) in jobs.iter().enumerate().skip(answered) {
                 let deferred = defer_all(job, relay_name(agent), "delivery helper failed");
                 each(i, result_of(job, deferred));
-            }
-        }
-    }
-
-    /// Sends `job` on this client's session (opened on first use) and reads
-    /// the result. A session whose child is gone before it took the job (the
-    /// request could not be written) is replaced once; after the job was
-    /// taken, a failure defers the job (the Maildir names make a retry find
-    /// what was delivered).
-    fn exchange(
-        &self,
-        agent: Agent,
-        job: &DeliveryJob,
-    ) -> Result<Vec<RecipientResult>, HelperError> {
-        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        let mut fresh = false;
-        loop {
-            let stream = match session.as_mut() {
-                Some(s) => s,
-                None => {
-                    fresh = true;
-                    session.insert(self.open_session()?)
-                }
-            };
-            match wire::write_request(stream, agent, job) {
-                Ok(()) => break,
-                Err(e) => {
-                    *session = None;
-                    if fresh {
-                        return Err(e.into());
-                    }
-                }
-            }
-        }
-        let stream = session
-            .as_mut()
-            .ok_or(HelperError::Wire(WireError::Io(io::Error::from(
-                io::ErrorKind::NotConnected,
-            ))))?;
-        match wire::read_response(stream) {
-            Ok(r) => Ok(r),
-            Err(e) => {
-                *session = None;
-                Err(e.into())
             }
         }
     }
